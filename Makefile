@@ -1,0 +1,37 @@
+# The README's two commands: `make demo` and `make test`.
+PY ?= python3
+APT_PACKAGES = bind9 bind9-utils bind9-dnsutils knot knot-dnsutils pdns-server \
+               pdns-backend-sqlite3 sqlite3 faketime
+
+.PHONY: deps deps-apt deps-py lint types contracts unit test demo bench
+
+deps: deps-apt deps-py
+
+deps-apt:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+deps-py:
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]'
+
+lint:
+	$(PY) -m ruff check dnssync tests bench
+	$(PY) -m ruff format --check dnssync tests bench
+
+types:
+	$(PY) -m mypy
+
+contracts:
+	lint-imports
+
+test: deps lint types contracts
+	DNSSYNC_REQUIRE_SERVERS=1 $(PY) -m pytest -q
+
+demo: deps
+	$(PY) -m dnssync demo
+
+bench: deps
+	$(PY) bench/run_all.py

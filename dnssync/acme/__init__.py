@@ -1,0 +1,1 @@
+"""ACME DNS-01: solver, cert-manager webhook, Challenge watcher."""

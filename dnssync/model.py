@@ -1,0 +1,202 @@
+"""Frozen value types that flow through dnssync.
+
+Sources produce :class:`Endpoint` s (what the cluster wants), the zone reader
+produces a :class:`ZoneSnapshot` (what the server has), the planner turns both
+into a :class:`Plan` of :class:`Change` s, and the update builder turns
+changes into RFC 2136 messages.  Names are canonical (see :mod:`dnssync.names`);
+record values are canonical text (A/AAAA in their shortest form, CNAME as a
+canonical name, TXT as the decoded string).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+#: Record types dnssync publishes for endpoints.
+MANAGED_TYPES: frozenset[str] = frozenset({"A", "AAAA", "CNAME"})
+#: Types the zone reader keeps (managed ones plus their ownership TXTs).
+READ_TYPES: frozenset[str] = MANAGED_TYPES | {"TXT"}
+
+
+class Policy(StrEnum):
+    """What the planner may do, as external-dns defines it."""
+
+    SYNC = "sync"  # create, update, delete
+    UPSERT_ONLY = "upsert-only"  # create, update
+    CREATE_ONLY = "create-only"  # create
+
+
+class Action(StrEnum):
+    CREATE = "create"
+    UPDATE = "update"
+    DELETE = "delete"
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class RecordKey:
+    """One RRset's identity: owner name and type."""
+
+    name: str
+    type: str
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.type}"
+
+
+@dataclass(frozen=True, slots=True)
+class RRset:
+    """A record set: ``values`` are sorted, unique, canonical text."""
+
+    name: str
+    type: str
+    ttl: int
+    values: tuple[str, ...]
+
+    @property
+    def key(self) -> RecordKey:
+        return RecordKey(self.name, self.type)
+
+    @staticmethod
+    def of(name: str, type_: str, ttl: int, values: tuple[str, ...] | list[str]) -> RRset:
+        return RRset(name, type_, ttl, tuple(sorted(set(values))))
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class ObjectRef:
+    """The Kubernetes object (or manifest) an endpoint came from."""
+
+    kind: str  # lower case, as in external-dns's resource label: service, ingress
+    namespace: str
+    name: str
+
+    @property
+    def resource(self) -> str:
+        """external-dns's ``resource`` label value: ``ingress/ns/name``."""
+        return f"{self.kind}/{self.namespace}/{self.name}"
+
+    def __str__(self) -> str:
+        return self.resource
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """One desired record set, and the object that asks for it."""
+
+    name: str
+    type: str
+    targets: tuple[str, ...]
+    source: ObjectRef
+    ttl: int | None = None
+
+    @property
+    def key(self) -> RecordKey:
+        return RecordKey(self.name, self.type)
+
+
+@dataclass(frozen=True, slots=True)
+class Ownership:
+    """An ownership TXT record: its name and exact value (as written)."""
+
+    name: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class Owned:
+    """An RRset together with the ownership record that marks it ours."""
+
+    rrset: RRset
+    owner: Ownership
+    resource: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One atomic step at one name.
+
+    ``old`` are record sets we own now and remove or replace; ``new`` are the
+    record sets there must be afterwards.  A type change (CNAME -> A) is one
+    change with different types in ``old`` and ``new``, so it travels in one
+    message and converges under upsert-only too.
+    """
+
+    action: Action
+    name: str
+    old: tuple[Owned, ...] = ()
+    new: tuple[Owned, ...] = ()
+
+    @property
+    def resource(self) -> str:
+        for o in self.new or self.old:
+            if o.resource:
+                return o.resource
+        return ""
+
+
+@dataclass(frozen=True, slots=True)
+class Conflict:
+    """Two or more objects want one name; ``winner`` got it."""
+
+    name: str
+    winner: str
+    losers: tuple[str, ...]
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """A desired record that was not planned, and why."""
+
+    key: RecordKey
+    resource: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """What one reconcile of one zone would do."""
+
+    zone: str
+    changes: tuple[Change, ...] = ()
+    conflicts: tuple[Conflict, ...] = ()
+    skipped: tuple[Skipped, ...] = ()
+    orphans: tuple[Owned, ...] = ()
+    refused: str = ""  # non-empty when the safety gate refused the changes
+
+    @property
+    def empty(self) -> bool:
+        return not self.changes
+
+    def count(self, action: Action) -> int:
+        return sum(1 for c in self.changes if c.action is action)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class ZoneSnapshot:
+    """What a zone held at one serial, limited to :data:`READ_TYPES`.
+
+    ``names`` holds every owner name in the zone, of any type, so CNAME
+    exclusivity can be checked without keeping the records of other types.
+    """
+
+    zone: str
+    serial: int
+    rrsets: Mapping[RecordKey, RRset] = field(default_factory=dict)
+    names: frozenset[str] = frozenset()
+
+    def get(self, name: str, type_: str) -> RRset | None:
+        return self.rrsets.get(RecordKey(name, type_))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ZoneSnapshot):
+            return NotImplemented
+        return (self.zone, self.serial, dict(self.rrsets), self.names) == (
+            other.zone,
+            other.serial,
+            dict(other.rrsets),
+            other.names,
+        )
+
+    __hash__ = None  # type: ignore[assignment]

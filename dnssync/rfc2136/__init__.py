@@ -1,0 +1,1 @@
+"""RFC 2136 engine: zone reading, update building and sending."""

@@ -1,0 +1,1 @@
+"""Kubernetes and manifest sources: objects in, endpoints out."""

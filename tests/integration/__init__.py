@@ -1,0 +1,1 @@
+"""Integration tests against real DNS servers and the fake Kubernetes API."""
