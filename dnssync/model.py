@@ -119,13 +119,19 @@ class Change:
     ``old`` are record sets we own now and remove or replace; ``new`` are the
     record sets there must be afterwards.  A type change (CNAME -> A) is one
     change with different types in ``old`` and ``new``, so it travels in one
-    message and converges under upsert-only too.
+    message and converges under upsert-only too.  The planner fills in the
+    prerequisites from what it read, so a concurrent writer makes the message
+    fail instead of being overwritten.
     """
 
     action: Action
     name: str
     old: tuple[Owned, ...] = ()
     new: tuple[Owned, ...] = ()
+    #: RRsets that must be exactly as read (RFC 2136 value-dependent prerequisite).
+    require: tuple[RRset, ...] = ()
+    #: RRsets that must not exist; type ``ANY`` means the name must not be in use.
+    require_absent: tuple[RecordKey, ...] = ()
 
     @property
     def resource(self) -> str:
@@ -177,14 +183,15 @@ class Plan:
 class ZoneSnapshot:
     """What a zone held at one serial, limited to :data:`READ_TYPES`.
 
-    ``names`` holds every owner name in the zone, of any type, so CNAME
-    exclusivity can be checked without keeping the records of other types.
+    ``other_names`` holds the owner names of records of every other type
+    (the apex always, for its SOA), so CNAME exclusivity can be checked
+    without keeping those records.
     """
 
     zone: str
     serial: int
     rrsets: Mapping[RecordKey, RRset] = field(default_factory=dict)
-    names: frozenset[str] = frozenset()
+    other_names: frozenset[str] = frozenset()
 
     def get(self, name: str, type_: str) -> RRset | None:
         return self.rrsets.get(RecordKey(name, type_))
@@ -192,11 +199,11 @@ class ZoneSnapshot:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, ZoneSnapshot):
             return NotImplemented
-        return (self.zone, self.serial, dict(self.rrsets), self.names) == (
+        return (self.zone, self.serial, dict(self.rrsets), self.other_names) == (
             other.zone,
             other.serial,
             dict(other.rrsets),
-            other.names,
+            other.other_names,
         )
 
     __hash__ = None  # type: ignore[assignment]

@@ -11,6 +11,7 @@ elsewhere are plain string equality.  Zone membership is label-aware:
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 import dns.exception
 import dns.name
@@ -89,7 +90,7 @@ def in_zone(name: str, zone: str) -> bool:
     return name == zone or name.endswith("." + zone)
 
 
-def zone_for(name: str, zones: tuple[str, ...] | list[str]) -> str | None:
+def zone_for(name: str, zones: Iterable[str]) -> str | None:
     """The longest zone of ``zones`` that contains ``name``, or None."""
     best: str | None = None
     for zone in zones:

@@ -1,0 +1,236 @@
+"""Command line: ``dnssync plan``, ``dnssync sync --once``, ``dnssync demo``.
+
+Exit codes: ``plan`` exits 0 when every zone is in step, 2 when changes are
+pending (for CI checks on a GitOps repository) and 1 on any error.  Other
+commands exit 0 on success, 1 on a failure while running and 2 on invalid
+configuration or usage.  Heavy imports are deferred to the command that
+needs them: a one-shot sync is dominated by start-up otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from dnssync.errors import ConfigError, DnssyncError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from dnssync.config import Config
+    from dnssync.controller import TargetResult
+    from dnssync.model import Endpoint
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_PENDING = 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="dnssync",
+        description="Keep DNS in step with Kubernetes over TSIG-signed RFC 2136.",
+    )
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def common(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument(
+            "-c",
+            "--config",
+            type=Path,
+            default=Path(os.environ["DNSSYNC_CONFIG"]) if "DNSSYNC_CONFIG" in os.environ else None,
+            help="YAML configuration file (default: $DNSSYNC_CONFIG)",
+        )
+        sp.add_argument("--manifests", type=Path, help="directory of Service/Ingress YAML")
+        sp.add_argument("--target", action="append", help="only this target (repeatable)")
+        sp.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+
+    sp = sub.add_parser("plan", help="show what a sync would change; exit 2 if anything")
+    common(sp)
+    sp.add_argument("--force", action="store_true", help="plan past the safety gate")
+    sp = sub.add_parser("sync", help="apply the changes")
+    common(sp)
+    sp.add_argument("--once", action="store_true", required=True, help="one pass, then exit")
+    sp.add_argument("--force", action="store_true", help="apply past the safety gate")
+    sp = sub.add_parser("demo", help="start a local BIND9 and sync config/examples into it")
+    sp.add_argument("--keep", action="store_true", help="leave BIND9 running afterwards")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    level = logging.DEBUG if getattr(args, "verbose", False) else logging.WARNING
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        if args.command == "demo":
+            from dnssync.demo import run_demo
+
+            return run_demo(keep=args.keep)
+        return asyncio.run(_one_shot(args))
+    except ConfigError as e:
+        print(f"dnssync: configuration error: {e}", file=sys.stderr)
+        return EXIT_FAILED if args.command == "plan" else EXIT_USAGE
+    except DnssyncError as e:
+        print(f"dnssync: {e}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        return 130
+
+
+def _load(args: argparse.Namespace) -> Config:
+    from dnssync.config import load
+
+    if args.config is None:
+        raise ConfigError("no configuration: pass --config FILE or set DNSSYNC_CONFIG")
+    cfg = load(args.config)
+    if args.manifests is not None:
+        cfg = cfg.model_copy(update={"manifests": args.manifests})
+    if args.target:
+        unknown = sorted(set(args.target) - {t.name for t in cfg.targets})
+        if unknown:
+            raise ConfigError(f"--target: no target named {', '.join(unknown)}")
+        cfg = cfg.model_copy(
+            update={"targets": tuple(t for t in cfg.targets if t.name in args.target)}
+        )
+    if cfg.manifests is None:
+        raise ConfigError("no manifests directory: set 'manifests' or pass --manifests")
+    return cfg
+
+
+async def _one_shot(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from dnssync.controller import Target
+    from dnssync.sources.manifests import load_manifests
+
+    cfg = _load(args)
+    assert cfg.manifests is not None
+    apply = args.command == "sync"
+    out = Console()
+    err = Console(stderr=True)
+    results: list[TargetResult] = []
+    input_errors = 0
+    for tcfg in cfg.targets:
+        target = Target(tcfg)
+        loaded = load_manifests(cfg.manifests, target.source_options)
+        if tcfg.sources != ("service", "ingress"):
+            kinds = set(tcfg.sources)
+            eps: list[Endpoint] = [e for e in loaded.endpoints if e.source.kind in kinds]
+        else:
+            eps = list(loaded.endpoints)
+        for problem in loaded.errors:
+            err.print(f"[yellow]input:[/] {problem}", markup=True, highlight=False)
+        input_errors += len(loaded.errors)
+        result = await _reconcile(target, eps, apply=apply, force=args.force, console=err)
+        results.append(result)
+        _report(out, result, applied=apply)
+    failed = any(not r.ok for r in results)
+    if apply:
+        return EXIT_FAILED if failed else EXIT_OK
+    if failed:
+        return EXIT_FAILED
+    return EXIT_PENDING if any(r.pending for r in results) else EXIT_OK
+
+
+async def _reconcile(
+    target: object, eps: list[Endpoint], *, apply: bool, force: bool, console: Console
+) -> TargetResult:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from dnssync.controller import Target
+
+    assert isinstance(target, Target)
+    if not apply or not console.is_terminal:
+        return await target.reconcile(eps, apply=apply, force=force)
+    with Progress(
+        TextColumn(f"[bold]{target.name}[/] applying"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("apply", total=None)
+
+        def advance(n: int) -> None:
+            bar.advance(task, n)
+
+        return await target.reconcile(eps, apply=apply, force=force, progress=advance)
+
+
+def _report(out: Console, result: TargetResult, *, applied: bool) -> None:
+    from rich.table import Table
+
+    for zr in result.zones:
+        title = f"target {result.target} · zone {zr.zone}"
+        if zr.error is not None:
+            out.print(f"[red]✗ {title}: {zr.error}[/]", highlight=False)
+            continue
+        plan = zr.plan
+        assert plan is not None
+        if plan.refused:
+            out.print(f"[red]✗ {title}: refused: {plan.refused}[/]", highlight=False)
+        if plan.changes:
+            table = Table(title=title, title_justify="left")
+            for col in ("action", "name", "type", "targets", "ttl", "resource"):
+                table.add_column(col, overflow="fold")
+            for change in plan.changes:
+                for o in change.old:
+                    if all(n.rrset.type != o.rrset.type for n in change.new):
+                        table.add_row(
+                            "[red]delete[/]",
+                            change.name,
+                            o.rrset.type,
+                            ", ".join(o.rrset.values),
+                            str(o.rrset.ttl),
+                            o.resource,
+                        )
+                for n in change.new:
+                    before = next((o for o in change.old if o.rrset.type == n.rrset.type), None)
+                    action = "[green]create[/]" if before is None else "[yellow]update[/]"
+                    targets = ", ".join(n.rrset.values)
+                    if before is not None and before.rrset.values != n.rrset.values:
+                        targets = f"{', '.join(before.rrset.values)} → {targets}"
+                    table.add_row(
+                        action, change.name, n.rrset.type, targets, str(n.rrset.ttl), n.resource
+                    )
+            out.print(table)
+        else:
+            out.print(f"[green]✓ {title}: in step[/] (read: {zr.transfer})", highlight=False)
+        if zr.applied is not None:
+            a = zr.applied
+            out.print(
+                f"  applied {len(a.applied)} change(s) in {a.messages} message(s)", highlight=False
+            )
+            for rej in a.rejected:
+                out.print(f"  [red]rejected[/] {rej}", highlight=False)
+        elif plan.changes and not applied:
+            out.print(f"  {len(plan.changes)} change(s) pending", highlight=False)
+        for c in plan.conflicts:
+            out.print(
+                f"  [yellow]conflict[/] {c.name}: {c.winner} wins over "
+                f"{', '.join(c.losers)} ({c.reason})",
+                highlight=False,
+            )
+        for s in plan.skipped:
+            out.print(f"  [yellow]skipped[/] {s.key} ({s.resource}): {s.reason}", highlight=False)
+        if plan.orphans:
+            out.print(
+                f"  {len(plan.orphans)} orphan(s): ours, no longer wanted, kept by policy "
+                "(switch to sync to delete):",
+                highlight=False,
+            )
+            for o in plan.orphans[:20]:
+                out.print(f"    {o.rrset.name} {o.rrset.type} ({o.resource})", highlight=False)
+    for s in result.outside:
+        out.print(f"  [yellow]skipped[/] {s.key} ({s.resource}): {s.reason}", highlight=False)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,321 @@
+"""Configuration: a YAML file plus ``DNSSYNC_*`` environment overrides.
+
+This is the only module that reads the environment or configuration files
+(secret files included); everything else receives these frozen models.  A
+TSIG secret is held as :class:`~pydantic.SecretStr` from the moment it is
+read, so it never shows up in a ``repr``, a log line or an error.  Every
+validation error is re-raised as one :class:`~dnssync.errors.ConfigError`
+that names the key (``targets[0].key.secret_file``), the value when it is
+not secret, and why.
+
+Environment overrides use ``__`` for nesting and list indices:
+``DNSSYNC_TARGETS__0__KEY__SECRET=...``, ``DNSSYNC_LOG__LEVEL=debug``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import dns.name
+import dns.tsig
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from dnssync.errors import ConfigError, InvalidName
+from dnssync.model import Policy
+from dnssync.names import normalize, tsig_algorithm
+
+ENV_PREFIX = "DNSSYNC_"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class KeyConfig(_Model):
+    """A TSIG key: its secret comes from a file (preferred) or the environment."""
+
+    name: str
+    algorithm: str = "hmac-sha256"
+    secret: SecretStr | None = None
+    secret_file: Path | None = None
+
+    @field_validator("algorithm")
+    @classmethod
+    def _algorithm(cls, v: str) -> str:
+        try:
+            return tsig_algorithm(v).to_text(omit_final_dot=True).lower()
+        except ConfigError as e:
+            raise ValueError(str(e)) from None
+
+    @model_validator(mode="after")
+    def _secret(self) -> KeyConfig:
+        if (self.secret is None) == (self.secret_file is None):
+            raise ValueError("set exactly one of 'secret_file' or 'secret' (e.g. from the env)")
+        secret = self.secret
+        if self.secret_file is not None:
+            try:
+                text = self.secret_file.read_text().strip()
+            except OSError as e:
+                raise ValueError(
+                    f"cannot read secret_file {self.secret_file}: {e.strerror}"
+                ) from None
+            secret = SecretStr(text)
+            object.__setattr__(self, "secret", secret)
+        assert secret is not None
+        try:
+            raw = base64.b64decode(secret.get_secret_value(), validate=True)
+        except (binascii.Error, ValueError):
+            raise ValueError(f"the secret of key {self.name!r} is not valid base64") from None
+        if not raw:
+            raise ValueError(f"the secret of key {self.name!r} is empty")
+        return self
+
+    def tsig(self) -> dns.tsig.Key:
+        """The dnspython key (its secret is only ever passed to dnspython)."""
+        assert self.secret is not None
+        return dns.tsig.Key(
+            dns.name.from_text(self.name),
+            self.secret.get_secret_value(),
+            tsig_algorithm(self.algorithm),
+        )
+
+
+class ServerConfig(_Model):
+    host: str = "127.0.0.1"
+    port: int = Field(53, ge=1, le=65535)
+    timeout: float = Field(3.0, gt=0, le=60)
+    transfer_timeout: float = Field(120.0, gt=0)
+
+
+class TTLConfig(_Model):
+    default: int = Field(300, ge=1, le=2_147_483_647)
+    min: int = Field(1, ge=0, le=2_147_483_647)
+    max: int = Field(604_800, ge=1, le=2_147_483_647)
+
+    @model_validator(mode="after")
+    def _order(self) -> TTLConfig:
+        if not self.min <= self.max:
+            raise ValueError(f"min ({self.min}) must not exceed max ({self.max})")
+        return self
+
+
+class TargetConfig(_Model):
+    """One server, its zones, key, policy and the sources that feed it."""
+
+    name: str
+    server: ServerConfig = ServerConfig()
+    zones: tuple[str, ...]
+    key: KeyConfig | None = None
+    #: A separate key for AXFR/IXFR, when transfers use other credentials.
+    transfer_key: KeyConfig | None = None
+    policy: Policy = Policy.UPSERT_ONLY
+    owner_id: str = "default"
+    txt_prefix: str = ""
+    txt_suffix: str = ""
+    txt_wildcard_replacement: str = ""
+    txt_encrypt_key: SecretStr | None = None
+    txt_encrypt_key_file: Path | None = None
+    annotation_filter: str = ""
+    sources: tuple[Literal["service", "ingress"], ...] = ("service", "ingress")
+    default_targets: tuple[str, ...] = ()
+    ttl: TTLConfig = TTLConfig()
+    ingress_tls_hosts: bool = True
+    publish_internal: bool = False
+    max_change_ratio: float | None = Field(0.5, ge=0, le=1)
+    interval: float = Field(60.0, gt=0)
+
+    @field_validator("zones")
+    @classmethod
+    def _zones(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        if not v:
+            raise ValueError("list at least one zone")
+        try:
+            return tuple(normalize(z, underscore=True, wildcard=False) for z in v)
+        except InvalidName as e:
+            raise ValueError(str(e)) from None
+
+    @model_validator(mode="after")
+    def _checks(self) -> TargetConfig:
+        if self.txt_prefix and self.txt_suffix:
+            raise ValueError("txt_prefix and txt_suffix are exclusive (as in external-dns)")
+        if self.txt_encrypt_key_file is not None:
+            try:
+                text = self.txt_encrypt_key_file.read_text().strip()
+            except OSError as e:
+                raise ValueError(
+                    f"cannot read txt_encrypt_key_file {self.txt_encrypt_key_file}: {e.strerror}"
+                ) from None
+            object.__setattr__(self, "txt_encrypt_key", SecretStr(text))
+        if self.txt_encrypt_key is not None and len(self.encryption_key() or b"") != 32:
+            raise ValueError("txt_encrypt_key must be 32 bytes (AES-256), as in external-dns")
+        return self
+
+    def encryption_key(self) -> bytes | None:
+        if self.txt_encrypt_key is None:
+            return None
+        raw = self.txt_encrypt_key.get_secret_value().encode()
+        if len(raw) == 32:
+            return raw
+        try:
+            decoded = base64.b64decode(raw, validate=True)
+        except (binascii.Error, ValueError):
+            return raw
+        return decoded if len(decoded) == 32 else raw
+
+
+class KubernetesConfig(_Model):
+    kubeconfig: Path | None = None  # None: in-cluster, else ~/.kube/config
+    context: str | None = None
+    namespaces: tuple[str, ...] = ()  # empty: all
+
+
+class LogConfig(_Model):
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["text", "json"] = "text"
+
+
+class HTTPConfig(_Model):
+    host: str = "0.0.0.0"
+    port: int = Field(8080, ge=0, le=65535)
+
+
+class Config(_Model):
+    """The whole configuration."""
+
+    targets: tuple[TargetConfig, ...]
+    manifests: Path | None = None
+    kubernetes: KubernetesConfig = KubernetesConfig()
+    log: LogConfig = LogConfig()
+    http: HTTPConfig = HTTPConfig()
+
+    @model_validator(mode="after")
+    def _unique(self) -> Config:
+        names = [t.name for t in self.targets]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"target names must be unique: {', '.join(dupes)}")
+        seen: dict[str, str] = {}
+        for t in self.targets:
+            for z in t.zones:
+                if z in seen:
+                    raise ValueError(
+                        f"zone {z!r} is served by both targets {seen[z]!r} and {t.name!r}"
+                    )
+                seen[z] = t.name
+        return self
+
+
+def _set_path(data: dict[str, Any], path: list[str], value: str) -> None:
+    node: Any = data
+    for i, part in enumerate(path):
+        last = i == len(path) - 1
+        key: Any = int(part) if part.isdigit() else part
+        if isinstance(node, list):
+            if not isinstance(key, int):
+                raise ConfigError(f"environment override: {part!r} must be a list index")
+            while len(node) <= key:
+                node.append({})
+            if last:
+                node[key] = value
+            else:
+                if not isinstance(node[key], dict | list):
+                    node[key] = {}
+                node = node[key]
+        else:
+            if last:
+                node[key] = value
+            else:
+                nxt = node.get(key)
+                if not isinstance(nxt, dict | list):
+                    nxt = [] if path[i + 1].isdigit() else {}
+                    node[key] = nxt
+                node = nxt
+
+
+def _location(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out or "(top level)"
+
+
+def load(path: Path | None, *, env: Mapping[str, str] | None = None) -> Config:
+    """Read the YAML file (if any), apply ``DNSSYNC_*`` overrides, validate."""
+    env = os.environ if env is None else env
+    data: dict[str, Any] = {}
+    if path is not None:
+        try:
+            text = path.read_text()
+        except OSError as e:
+            raise ConfigError(f"cannot read config file {path}: {e.strerror}") from None
+        try:
+            loaded = yaml.safe_load(text)
+        except yaml.YAMLError as e:
+            raise ConfigError(f"{path}: not valid YAML: {e}") from None
+        if loaded is None:
+            loaded = {}
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"{path}: the top level must be a mapping")
+        data = loaded
+    for name, value in sorted(env.items()):
+        if not name.startswith(ENV_PREFIX):
+            continue
+        rest = name[len(ENV_PREFIX) :].lower()
+        if rest in {"config", "require_servers"}:
+            continue
+        _set_path(data, rest.split("__"), value)
+    base = path.parent if path is not None else Path.cwd()
+    _resolve_paths(data, base)
+    try:
+        return Config.model_validate(data)
+    except ValidationError as e:
+        problems = []
+        for err in e.errors():
+            where = _location(err["loc"])
+            msg = err["msg"].removeprefix("Value error, ")
+            secret = any(str(p) in {"secret", "txt_encrypt_key"} for p in err["loc"])
+            shown = "" if secret or err["type"] == "missing" else f" (got {err.get('input')!r})"
+            if isinstance(err.get("input"), dict | list):
+                shown = ""
+            problems.append(f"{where}: {msg}{shown}")
+        source = str(path) if path is not None else "environment"
+        raise ConfigError(
+            f"invalid configuration in {source}:\n  " + "\n  ".join(problems)
+        ) from None
+
+
+def _resolve_paths(data: dict[str, Any], base: Path) -> None:
+    """Make file paths relative to the config file's folder."""
+
+    def fix(node: dict[str, Any], key: str) -> None:
+        value = node.get(key)
+        if isinstance(value, str) and value and not Path(value).is_absolute():
+            node[key] = str(base / value)
+
+    fix(data, "manifests")
+    for target in data.get("targets") or []:
+        if not isinstance(target, dict):
+            continue
+        fix(target, "txt_encrypt_key_file")
+        for k in ("key", "transfer_key"):
+            if isinstance(target.get(k), dict):
+                fix(target[k], "secret_file")
+    if isinstance(data.get("kubernetes"), dict):
+        fix(data["kubernetes"], "kubeconfig")

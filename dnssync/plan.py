@@ -1,0 +1,398 @@
+"""The planner (pure): desired endpoints + zone snapshot + policy -> Plan.
+
+Rules, in the order they apply (external-dns semantics, with its faults
+fixed):
+
+* **Zone.** Endpoints outside the zone are skipped and reported.
+* **One winner per name.** When several objects want one name, the object
+  that owns it now keeps it; otherwise fewer targets win, then addresses
+  before hostnames, then the resource name, lexicographically.  Losers are
+  reported as :class:`~dnssync.model.Conflict` s -- never merged silently.
+* **Ownership.** A record set is ours only when its ownership TXT carries our
+  owner id (:mod:`dnssync.registry`).  Records of other owners and of no
+  owner (manual, DHCP) are never updated or deleted; a desired record that
+  collides with one is reported as :class:`~dnssync.model.Skipped`.
+* **Policy.** ``create-only`` creates; ``upsert-only`` also updates (and
+  replaces a record set of ours of another type, so CNAME -> A converges);
+  ``sync`` also deletes.  Record sets of ours that nothing wants are listed
+  as orphans unless the policy deletes them.
+* **CNAME is exclusive.** A CNAME is only created at a name with no other
+  data, and no other type next to a CNAME.
+* **TTL.** An endpoint's TTL, clamped to the bounds; with none, an existing
+  record keeps its TTL (no churn) and a new one gets the default.
+* **Safety gate.** A plan that would delete or rewrite more than a set share
+  of the owned record sets is refused unless forced.
+* **Prerequisites.** Every change carries what it was planned on: our
+  records and ownership TXTs exactly as read, and absent what must be
+  absent, so the server rejects it if someone wrote in between.
+
+Applying a plan and planning again gives an empty plan.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from dnssync.errors import InvalidName
+from dnssync.model import (
+    MANAGED_TYPES,
+    Action,
+    Change,
+    Conflict,
+    Endpoint,
+    Owned,
+    Ownership,
+    Plan,
+    Policy,
+    RecordKey,
+    RRset,
+    Skipped,
+    ZoneSnapshot,
+)
+from dnssync.names import in_zone, zone_for
+from dnssync.registry import Claim, Registry
+
+
+@dataclass(frozen=True, slots=True)
+class PlanOptions:
+    """How to plan; everything the planner needs besides the data."""
+
+    policy: Policy = Policy.UPSERT_ONLY
+    default_ttl: int = 300
+    min_ttl: int = 1
+    max_ttl: int = 604_800
+    #: Refuse plans deleting or rewriting more than this share of the owned
+    #: record sets (None: never refuse) ...
+    max_change_ratio: float | None = 0.5
+    #: ... once more than this many would be touched (small zones move freely).
+    safety_floor: int = 5
+    force: bool = False
+    managed_types: frozenset[str] = field(default=MANAGED_TYPES)
+
+
+def split_by_zone(
+    endpoints: Iterable[Endpoint], zones: Sequence[str]
+) -> tuple[dict[str, list[Endpoint]], list[Endpoint]]:
+    """Group endpoints by the longest zone containing them; return the rest apart."""
+    by_zone: dict[str, list[Endpoint]] = {z: [] for z in zones}
+    outside: list[Endpoint] = []
+    for ep in endpoints:
+        zone = zone_for(ep.name, zones)
+        if zone is None:
+            outside.append(ep)
+        else:
+            by_zone[zone].append(ep)
+    return by_zone, outside
+
+
+def _rank(endpoints: list[Endpoint]) -> tuple[int, int, str]:
+    targets = sum(len(e.targets) for e in endpoints)
+    hostnames = int(any(e.type == "CNAME" for e in endpoints))
+    return (targets, hostnames, endpoints[0].source.resource)
+
+
+@dataclass(slots=True)
+class _Current:
+    """What the snapshot holds at one name, with ownership worked out."""
+
+    rrsets: dict[str, RRset] = field(default_factory=dict)
+    ours: dict[str, Claim] = field(default_factory=dict)
+    foreign: dict[str, str] = field(default_factory=dict)  # type -> why not ours
+
+
+class _Planner:
+    def __init__(
+        self,
+        snapshot: ZoneSnapshot,
+        registry: Registry,
+        options: PlanOptions,
+    ) -> None:
+        self.snapshot = snapshot
+        self.zone = snapshot.zone
+        self.registry = registry
+        self.options = options
+        self.changes: list[Change] = []
+        self.conflicts: list[Conflict] = []
+        self.skipped: list[Skipped] = []
+        self.orphans: list[Owned] = []
+        self.by_name: dict[str, _Current] = defaultdict(_Current)
+        self.owned_count = 0
+        for key, rrset in snapshot.rrsets.items():
+            if key.type not in options.managed_types:
+                continue
+            cur = self.by_name[key.name]
+            cur.rrsets[key.type] = rrset
+            claims = registry.claims(snapshot, key.name, key.type)
+            mine = registry.owns(claims)
+            if mine is not None:
+                cur.ours[key.type] = mine
+                self.owned_count += 1
+            elif claims:
+                cur.foreign[key.type] = f"owned by {claims[0].owner!r}"
+            else:
+                cur.foreign[key.type] = (
+                    "not managed by external-dns or dnssync (no ownership record)"
+                )
+
+    # --- desired side ----------------------------------------------------
+
+    def winners(self, desired: Iterable[Endpoint]) -> dict[str, list[Endpoint]]:
+        """One object per name; report the others as conflicts."""
+        per_name: dict[str, dict[str, list[Endpoint]]] = defaultdict(lambda: defaultdict(list))
+        for ep in desired:
+            if not in_zone(ep.name, self.zone):
+                self.skipped.append(
+                    Skipped(ep.key, ep.source.resource, f"outside zone {self.zone}")
+                )
+                continue
+            if ep.type not in self.options.managed_types:
+                self.skipped.append(
+                    Skipped(ep.key, ep.source.resource, f"type {ep.type} is not managed")
+                )
+                continue
+            per_name[ep.name][ep.source.resource].append(ep)
+        out: dict[str, list[Endpoint]] = {}
+        for name in sorted(per_name):
+            claimants = per_name[name]
+            if len(claimants) == 1:
+                (eps,) = claimants.values()
+            else:
+                current = self.by_name.get(name)
+                holders = {c.resource for c in current.ours.values()} if current else set()
+                keep = sorted(r for r in claimants if r in holders)
+                if keep:
+                    winner, reason = keep[0], "already owns the name"
+                else:
+                    winner = min(claimants, key=lambda r: _rank(claimants[r]))
+                    reason = "fewer targets, addresses before hostnames, then name order"
+                eps = claimants[winner]
+                losers = tuple(sorted(r for r in claimants if r != winner))
+                self.conflicts.append(Conflict(name, winner, losers, reason))
+            types = {e.type for e in eps}
+            if "CNAME" in types and len(types) > 1:
+                resource = eps[0].source.resource
+                for e in eps:
+                    self.skipped.append(
+                        Skipped(e.key, resource, "a CNAME cannot stand next to other types")
+                    )
+                continue
+            out[name] = eps
+        return out
+
+    def ttl(self, ep: Endpoint, current: RRset | None) -> int:
+        o = self.options
+        if ep.ttl is None:
+            if current is not None and o.min_ttl <= current.ttl <= o.max_ttl:
+                return current.ttl
+            return min(max(o.default_ttl, o.min_ttl), o.max_ttl)
+        return min(max(ep.ttl, o.min_ttl), o.max_ttl)
+
+    # --- per name ----------------------------------------------------------
+
+    def owned(self, rrset: RRset, claim: Claim) -> Owned:
+        return Owned(rrset, claim.ownership, claim.resource)
+
+    def plan_name(self, name: str, eps: list[Endpoint]) -> None:
+        cur = self.by_name.get(name) or _Current()
+        policy = self.options.policy
+        wanted = {e.type: e for e in eps}
+        resource = eps[0].source.resource
+        old: list[Owned] = []
+        new: list[Owned] = []
+        blocked = False
+        for type_, ep in sorted(wanted.items()):
+            current = cur.rrsets.get(type_)
+            target = RRset.of(name, type_, self.ttl(ep, current), ep.targets)
+            try:
+                self.registry.txt_name(name, type_, zone=self.zone)
+            except InvalidName as e:
+                # e.g. a 63-character first label leaves no room for "cname-".
+                self.skipped.append(Skipped(ep.key, resource, f"no valid ownership name: {e}"))
+                blocked = True
+                continue
+            if type_ in cur.foreign:
+                self.skipped.append(Skipped(ep.key, resource, cur.foreign[type_]))
+                blocked = True
+                continue
+            if current is not None:
+                claim = cur.ours[type_]
+                if current == target:
+                    continue
+                if policy is Policy.CREATE_ONLY:
+                    self.skipped.append(
+                        Skipped(ep.key, resource, "differs, but the policy is create-only")
+                    )
+                    continue
+                old.append(self.owned(current, claim))
+                new.append(Owned(target, self._ownership(name, type_, resource), resource))
+                continue
+            # A type we don't have at this name yet.
+            conflicting = [
+                t for t in cur.rrsets if t != type_ and (t == "CNAME" or type_ == "CNAME")
+            ]
+            foreign_conflict = [t for t in conflicting if t in cur.foreign]
+            if foreign_conflict:
+                self.skipped.append(
+                    Skipped(
+                        ep.key,
+                        resource,
+                        f"a CNAME cannot stand next to the {'/'.join(foreign_conflict)} "
+                        "record there, which is not ours",
+                    )
+                )
+                blocked = True
+                continue
+            if type_ == "CNAME" and self._name_in_use(name, cur, conflicting):
+                self.skipped.append(
+                    Skipped(
+                        ep.key, resource, "a CNAME cannot stand next to the other records there"
+                    )
+                )
+                blocked = True
+                continue
+            if conflicting and policy is Policy.CREATE_ONLY:
+                self.skipped.append(
+                    Skipped(ep.key, resource, "type change needs an update; policy is create-only")
+                )
+                continue
+            stale = self._stale_claim(name, type_)
+            if stale is not None:
+                self.skipped.append(Skipped(ep.key, resource, stale))
+                blocked = True
+                continue
+            for t in conflicting:
+                # A type change: ours of the other type goes in the same message.
+                if all(o.rrset.type != t for o in old):
+                    old.append(self.owned(cur.rrsets[t], cur.ours[t]))
+            new.append(Owned(target, self._ownership(name, type_, resource), resource))
+        replaced = {o.rrset.type for o in old}
+        # Ours at this name that nothing wants any more.
+        for type_, claim in sorted(cur.ours.items()):
+            if type_ in wanted or type_ in replaced:
+                continue
+            item = self.owned(cur.rrsets[type_], claim)
+            if policy is Policy.SYNC and not blocked:
+                old.append(item)
+            else:
+                self.orphans.append(item)
+        if old or new:
+            self._emit(name, old, new)
+
+    def _name_in_use(self, name: str, cur: _Current, replaced: list[str]) -> bool:
+        """Whether data other than our record sets being replaced is at ``name``."""
+        if name in self.snapshot.other_names:
+            return True
+        txt = self.snapshot.get(name, "TXT")
+        if txt is None:
+            return False
+        # Only legacy ownership TXTs of our replaced record sets may stay in
+        # the way: they are deleted in the same message.
+        leaving = {
+            cur.ours[t].ownership.value
+            for t in replaced
+            if t in cur.ours and cur.ours[t].ownership.name == name
+        }
+        return not set(txt.values) <= leaving
+
+    def _ownership(self, name: str, type_: str, resource: str) -> Ownership:
+        return self.registry.ownership(name, type_, zone=self.zone, resource=resource)
+
+    def _stale_claim(self, name: str, type_: str) -> str | None:
+        """Why the ownership record's place is taken, for a record we create."""
+        txt_name = self.registry.txt_name(name, type_, zone=self.zone)
+        for claim in self.registry.claims(self.snapshot, name, type_):
+            if claim.ownership.name == txt_name and claim.owner != self.registry.owner_id:
+                return f"ownership record {txt_name} belongs to owner {claim.owner!r}"
+        return None
+
+    def delete_name(self, name: str, cur: _Current) -> None:
+        items = [self.owned(cur.rrsets[t], c) for t, c in sorted(cur.ours.items())]
+        if not items:
+            return
+        if self.options.policy is Policy.SYNC:
+            self._emit(name, items, [])
+        else:
+            self.orphans.extend(items)
+
+    def _emit(self, name: str, old: list[Owned], new: list[Owned]) -> None:
+        snap = self.snapshot
+        require: dict[RecordKey, RRset] = {}
+        absent: list[RecordKey] = []
+        for o in old:
+            require[o.rrset.key] = o.rrset
+            txt = snap.get(o.owner.name, "TXT")
+            if txt is not None:
+                require[txt.key] = txt
+        old_types = {o.rrset.type for o in old}
+        old_owners = {o.owner for o in old}
+        for n in new:
+            if n.rrset.type not in old_types:
+                absent.append(n.rrset.key)
+            if n.owner not in old_owners:
+                txt = snap.get(n.owner.name, "TXT")
+                if txt is not None:
+                    require[txt.key] = txt
+                elif RecordKey(n.owner.name, "TXT") not in absent:
+                    absent.append(RecordKey(n.owner.name, "TXT"))
+        if not old and any(n.rrset.type == "CNAME" for n in new):
+            absent = [RecordKey(name, "ANY"), *[k for k in absent if k.name != name]]
+        action = Action.CREATE if not old else Action.DELETE if not new else Action.UPDATE
+        self.changes.append(
+            Change(
+                action,
+                name,
+                tuple(old),
+                tuple(new),
+                tuple(require[k] for k in sorted(require)),
+                tuple(absent),
+            )
+        )
+
+    # --- all ---------------------------------------------------------------
+
+    def run(self, desired: Iterable[Endpoint]) -> Plan:
+        winners = self.winners(desired)
+        for name, eps in winners.items():
+            self.plan_name(name, eps)
+        for name in sorted(self.by_name):
+            if name not in winners:
+                self.delete_name(name, self.by_name[name])
+        return self.gate()
+
+    def gate(self) -> Plan:
+        o = self.options
+        touched = sum(len(c.old) for c in self.changes)
+        refused = ""
+        changes = tuple(self.changes)
+        if (
+            o.max_change_ratio is not None
+            and not o.force
+            and touched > o.safety_floor
+            and touched > o.max_change_ratio * self.owned_count
+        ):
+            refused = (
+                f"the plan would delete or rewrite {touched} of {self.owned_count} owned record "
+                f"sets in {self.zone}, more than the allowed {o.max_change_ratio:.0%}; "
+                "check the sources, then force it if it is intended"
+            )
+            changes = tuple(c for c in changes if c.action is Action.CREATE)
+        return Plan(
+            self.zone,
+            changes,
+            tuple(self.conflicts),
+            tuple(self.skipped),
+            tuple(self.orphans),
+            refused,
+        )
+
+
+def plan(
+    desired: Iterable[Endpoint],
+    snapshot: ZoneSnapshot,
+    registry: Registry,
+    options: PlanOptions = PlanOptions(),
+) -> Plan:
+    """Compute the changes that bring ``snapshot`` to ``desired``."""
+    return _Planner(snapshot, registry, options).run(desired)

@@ -1,0 +1,423 @@
+"""Async RFC 2136 client: SOA queries, signed zone transfers and UPDATEs.
+
+This is the I/O edge of the DNS engine, and the one place where dnspython,
+socket and timeout exceptions are translated into :mod:`dnssync.errors`.
+Every exchange is TSIG-signed when a key is configured; transfers and
+updates always use TCP.  Retries (tenacity, jittered, capped) apply only to
+exchanges whose repetition is harmless: queries, transfers, and an UPDATE
+whose connection failed before anything was sent.  An UPDATE that timed out
+has an unknown outcome and is never re-sent blindly (see
+:class:`~dnssync.errors.DNSTimeout`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import struct
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+import dns.asyncquery
+import dns.exception
+import dns.message
+import dns.name
+import dns.rcode
+import dns.rdatatype
+import dns.tsig
+import dns.update
+import tenacity
+
+from dnssync.errors import (
+    ConnectionFailed,
+    DNSError,
+    DNSTimeout,
+    MalformedResponse,
+    PrerequisiteFailed,
+    ServerFailure,
+    ServerRefused,
+    TransferFailed,
+    TSIGFailure,
+)
+from dnssync.names import to_dns
+from dnssync.rfc2136 import wire
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+_PREREQ_RCODES = {
+    dns.rcode.YXDOMAIN: "a name that must be unused is in use",
+    dns.rcode.YXRRSET: "a record set that must be absent exists",
+    dns.rcode.NXDOMAIN: "a name that must exist does not",
+    dns.rcode.NXRRSET: "a record set is not as it was read (changed by someone else?)",
+}
+_TSIG_ERRORS = {
+    dns.tsig.PeerBadKey: "BADKEY",
+    dns.tsig.PeerBadSignature: "BADSIG",
+    dns.tsig.PeerBadTime: "BADTIME",
+    dns.tsig.PeerBadTruncation: "BADTRUNC",
+}
+_TSIG_HINTS = {
+    "BADKEY": "the server does not know this key name/algorithm",
+    "BADSIG": "the signature did not verify: wrong secret or algorithm",
+    "BADTIME": "the clocks of this host and the server differ by more than the fudge",
+    "BADTRUNC": "bad truncation",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    """Bounds for every exchange, so a silent server gives an error, not a hang."""
+
+    query: float = 3.0  # one SOA query or UPDATE round trip
+    message: float = 10.0  # between two messages of a transfer
+    transfer: float = 120.0  # a whole transfer
+    attempts: int = 3  # tries of a repeatable exchange
+
+
+@dataclass(frozen=True, slots=True)
+class Transfer:
+    """A completed, verified transfer."""
+
+    kind: str  # "axfr", "ixfr" or "uptodate"
+    serial: int
+    full: list[wire.Record]
+    deltas: list[tuple[list[wire.Record], list[wire.Record]]]
+    messages: int
+    nbytes: int
+
+
+def rcode_name(rcode: int) -> str:
+    try:
+        return dns.rcode.to_text(dns.rcode.Rcode(rcode))
+    except ValueError:
+        return f"RCODE{rcode}"
+
+
+class Client:
+    """One authoritative server, one TSIG key."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int = 53,
+        *,
+        key: dns.tsig.Key | None = None,
+        timeouts: Timeouts = Timeouts(),
+        label: str = "",
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.key = key
+        self.timeouts = timeouts
+        key_part = f", key {key.name.to_text(omit_final_dot=True)}" if key else ""
+        self.label = label or f"server {host}:{port}{key_part}"
+
+    # --- helpers ---------------------------------------------------------
+
+    def _sign(self, msg: dns.message.Message) -> None:
+        if self.key is not None:
+            msg.use_tsig(self.key)
+
+    def _error(self, cls: type[DNSError], text: str, zone: str) -> DNSError:
+        return cls(text, server=self.label, zone=zone)
+
+    async def _retry(self, what: Callable[[], Awaitable[T]]) -> T:
+        retrying = tenacity.AsyncRetrying(
+            stop=tenacity.stop_after_attempt(self.timeouts.attempts),
+            wait=tenacity.wait_exponential_jitter(initial=0.05, max=2.0),
+            retry=tenacity.retry_if_exception(lambda e: isinstance(e, DNSError) and e.retryable),
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                return await what()
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _connect(self, zone: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        try:
+            async with asyncio.timeout(self.timeouts.query):
+                # A large buffer lets the transport drain the socket while a
+                # message is parsed: servers cut slow transfer readers (Knot's
+                # tcp-io-timeout is 500 ms).
+                return await asyncio.open_connection(self.host, self.port, limit=1 << 24)
+        except TimeoutError:
+            raise self._error(DNSTimeout, "timed out connecting over TCP", zone) from None
+        except OSError as e:
+            raise self._error(
+                ConnectionFailed, f"cannot connect: {e.strerror or e}", zone
+            ) from None
+
+    async def _read_message(self, reader: asyncio.StreamReader, zone: str, limit: float) -> bytes:
+        try:
+            async with asyncio.timeout(limit):
+                (length,) = struct.unpack("!H", await reader.readexactly(2))
+                return await reader.readexactly(length)
+        except TimeoutError:
+            raise self._error(DNSTimeout, f"no answer within {limit:g} s", zone) from None
+        except asyncio.IncompleteReadError:
+            raise self._error(
+                ConnectionFailed, "the server closed the connection mid-answer", zone
+            ) from None
+        except OSError as e:
+            raise self._error(ConnectionFailed, f"connection failed: {e}", zone) from None
+
+    def _verify(self, query: dns.message.Message, answer: bytes, zone: str) -> dns.message.Message:
+        """Check the answer's TSIG and rcode; translate what is wrong."""
+        if len(answer) < 12:
+            raise self._error(MalformedResponse, "answer shorter than a DNS header", zone)
+        rcode = answer[3] & 0xF
+        try:
+            msg = dns.message.from_wire(answer, keyring=query.keyring, request_mac=query.mac)
+        except tuple(_TSIG_ERRORS) as e:
+            code = _TSIG_ERRORS[type(e)]
+            raise TSIGFailure(
+                f"{rcode_name(rcode)}/{code}: {_TSIG_HINTS[code]}",
+                rcode=rcode_name(rcode),
+                tsig_error=code,
+                server=self.label,
+                zone=zone,
+            ) from None
+        except (dns.message.UnknownTSIGKey, dns.tsig.BadSignature, dns.tsig.BadTime) as e:
+            raise TSIGFailure(
+                f"{rcode_name(rcode)}: the answer's TSIG did not verify ({type(e).__name__})",
+                rcode=rcode_name(rcode),
+                tsig_error="BADSIG",
+                server=self.label,
+                zone=zone,
+            ) from None
+        except dns.exception.FormError as e:
+            if self.key is not None and rcode != 0 and "TSIG" in str(e):
+                # PowerDNS answers a bad signature with an unsigned REFUSED.
+                raise TSIGFailure(
+                    f"{rcode_name(rcode)} without a TSIG signature: "
+                    "the server did not accept our key (wrong name, secret or algorithm?)",
+                    rcode=rcode_name(rcode),
+                    tsig_error="UNSIGNED",
+                    server=self.label,
+                    zone=zone,
+                ) from None
+            raise self._error(MalformedResponse, f"malformed answer: {e}", zone) from None
+        except dns.exception.DNSException as e:
+            raise self._error(MalformedResponse, f"malformed answer: {e}", zone) from None
+        if msg.id != query.id:
+            raise self._error(MalformedResponse, "answer id does not match the query", zone)
+        return msg
+
+    def _raise_rcode(self, rcode: int, zone: str, what: str) -> None:
+        if rcode == dns.rcode.NOERROR:
+            return
+        name = rcode_name(rcode)
+        if rcode in _PREREQ_RCODES:
+            raise PrerequisiteFailed(
+                f"{what}: {name}: {_PREREQ_RCODES[dns.rcode.Rcode(rcode)]}",
+                rcode=name,
+                server=self.label,
+                zone=zone,
+            )
+        cls = ServerFailure if rcode == dns.rcode.SERVFAIL else ServerRefused
+        hint = {
+            "REFUSED": "the key may not change this name or type (update policy)",
+            "NOTAUTH": "the server is not authoritative for the zone, or the key is not allowed",
+            "NOTZONE": "a name is outside the zone",
+            "SERVFAIL": "the server failed to apply it and rolled it back",
+            "FORMERR": "the server could not parse the message",
+            "NOTIMP": "the server does not implement this",
+        }.get(name, "")
+        raise cls(
+            f"{what}: {name}" + (f" ({hint})" if hint else ""),
+            rcode=name,
+            server=self.label,
+            zone=zone,
+        )
+
+    # --- SOA -------------------------------------------------------------
+
+    async def soa_serial(self, zone: str) -> int:
+        """The zone's current serial, from one (signed) SOA query."""
+        return await self._retry(lambda: self._soa_serial(zone))
+
+    async def _soa_serial(self, zone: str) -> int:
+        query = dns.message.make_query(to_dns(zone), dns.rdatatype.SOA)
+        self._sign(query)
+        try:
+            answer, _ = await dns.asyncquery.udp_with_fallback(
+                query, self.host, timeout=self.timeouts.query, port=self.port
+            )
+        except dns.exception.Timeout:
+            raise self._error(DNSTimeout, "SOA query timed out", zone) from None
+        except tuple(_TSIG_ERRORS) as e:
+            code = _TSIG_ERRORS[type(e)]
+            raise TSIGFailure(
+                f"SOA query: NOTAUTH/{code}: {_TSIG_HINTS[code]}",
+                rcode="NOTAUTH",
+                tsig_error=code,
+                server=self.label,
+                zone=zone,
+            ) from None
+        except dns.exception.FormError as e:
+            raise TSIGFailure(
+                f"SOA query: unsigned or malformed answer ({e}): "
+                "the server did not accept our key?",
+                rcode="",
+                tsig_error="UNSIGNED",
+                server=self.label,
+                zone=zone,
+            ) from None
+        except dns.exception.DNSException as e:
+            raise self._error(MalformedResponse, f"SOA query failed: {e}", zone) from None
+        except OSError as e:
+            raise self._error(ConnectionFailed, f"SOA query failed: {e}", zone) from None
+        self._raise_rcode(answer.rcode(), zone, "SOA query")
+        for rrset in answer.answer:
+            if rrset.rdtype == dns.rdatatype.SOA and rrset.name == to_dns(zone):
+                return int(rrset[0].serial)
+        raise self._error(
+            ServerRefused if answer.answer else TransferFailed,
+            "SOA query: no SOA for the zone in the answer (is it the zone apex?)",
+            zone,
+        )
+
+    # --- transfers -------------------------------------------------------
+
+    async def transfer(self, zone: str, *, serial: int | None = None) -> Transfer:
+        """AXFR the zone, or IXFR from ``serial``; fails whole on any error."""
+        return await self._retry(lambda: self._transfer(zone, serial))
+
+    async def _transfer(self, zone: str, serial: int | None) -> Transfer:
+        kind = "axfr" if serial is None else "ixfr"
+        query = dns.message.make_query(
+            to_dns(zone), dns.rdatatype.AXFR if serial is None else dns.rdatatype.IXFR
+        )
+        if serial is not None:
+            soa = dns.rdata.from_text("IN", "SOA", f". . {serial} 0 0 0 0")
+            query.authority.append(dns.rrset.from_rdata(to_dns(zone), 0, soa))
+        self._sign(query)
+        request = query.to_wire()
+        verifier = wire.TsigVerifier(self.key, query.mac or b"") if self.key is not None else None
+        assembler = wire.TransferAssembler(zone, serial=serial)
+        what = kind.upper()
+        nbytes = 0
+        count = 0
+        reader, writer = await self._connect(zone)
+        try:
+            async with asyncio.timeout(self.timeouts.transfer):
+                writer.write(struct.pack("!H", len(request)) + request)
+                await writer.drain()
+                while not assembler.done:
+                    data = await self._read_message(reader, zone, self.timeouts.message)
+                    nbytes += len(data)
+                    count += 1
+                    try:
+                        msg = wire.parse(data)
+                    except (wire.WireError, dns.exception.DNSException) as e:
+                        raise self._error(
+                            TransferFailed, f"{what}: malformed message: {e}", zone
+                        ) from None
+                    if msg.id != query.id:
+                        raise self._error(TransferFailed, f"{what}: answer id mismatch", zone)
+                    if verifier is not None:
+                        self._verify_transfer(verifier, data, msg, zone, what)
+                    if msg.rcode != 0:
+                        self._raise_transfer_rcode(msg.rcode, zone, what)
+                    try:
+                        assembler.feed(msg.records)
+                    except wire.WireError as e:
+                        raise self._error(TransferFailed, f"{what}: {e}", zone) from None
+        except TimeoutError:
+            raise self._error(
+                DNSTimeout, f"{what} took longer than {self.timeouts.transfer:g} s", zone
+            ) from None
+        except (DNSTimeout, ConnectionFailed) as e:
+            raise self._error(TransferFailed, f"{what} incomplete: {e.detail}", zone) from None
+        finally:
+            writer.close()
+            with contextlib.suppress(OSError):
+                await writer.wait_closed()
+        if verifier is not None and not verifier.last_signed:
+            raise self._error(TransferFailed, f"{what}: the last message is not signed", zone)
+        assert assembler.serial is not None
+        mode = {"full": "axfr", "incremental": "ixfr", "uptodate": "uptodate"}[assembler.mode]
+        return Transfer(mode, assembler.serial, assembler.full, assembler.deltas, count, nbytes)
+
+    def _verify_transfer(
+        self, verifier: wire.TsigVerifier, data: bytes, msg: wire.Message, zone: str, what: str
+    ) -> None:
+        try:
+            verifier.verify(data, msg, int(time.time()))
+        except tuple(_TSIG_ERRORS) as e:
+            code = _TSIG_ERRORS[type(e)]
+            raise TSIGFailure(
+                f"{what}: {msg.rcode_text}/{code}: {_TSIG_HINTS[code]}",
+                rcode=msg.rcode_text,
+                tsig_error=code,
+                server=self.label,
+                zone=zone,
+            ) from None
+        except (dns.tsig.BadSignature, dns.tsig.BadTime, dns.exception.DNSException) as e:
+            if msg.rcode != 0 and verifier.messages == 1 and msg.tsig_rdata is None:
+                raise TSIGFailure(
+                    f"{what}: {msg.rcode_text} without a TSIG signature: "
+                    "the server did not accept our key (wrong name, secret or algorithm?)",
+                    rcode=msg.rcode_text,
+                    tsig_error="UNSIGNED",
+                    server=self.label,
+                    zone=zone,
+                ) from None
+            raise TSIGFailure(
+                f"{what}: message {verifier.messages} failed TSIG verification ({e})",
+                rcode=msg.rcode_text,
+                tsig_error="BADSIG",
+                server=self.label,
+                zone=zone,
+            ) from None
+
+    def _raise_transfer_rcode(self, rcode: int, zone: str, what: str) -> None:
+        name = rcode_name(rcode)
+        hint = {
+            "REFUSED": "transfers are not allowed for this key",
+            "NOTAUTH": "the server is not authoritative or the key is not allowed",
+            "NOTIMP": "the server does not implement this transfer",
+        }.get(name, "")
+        raise ServerRefused(
+            f"{what}: {name}" + (f" ({hint})" if hint else ""),
+            rcode=name,
+            server=self.label,
+            zone=zone,
+        )
+
+    # --- updates ---------------------------------------------------------
+
+    async def update(
+        self, msg: dns.update.UpdateMessage, zone: str, *, what: str = "UPDATE"
+    ) -> None:
+        """Send one UPDATE over TCP; raises the translated error on any failure.
+
+        A connection that could not be opened is retried (nothing was sent);
+        a timeout after sending raises :class:`DNSTimeout`: the outcome is
+        unknown, and the caller must re-read the zone before trying again.
+        """
+        self._sign(msg)
+        data = msg.to_wire()
+        conn = await self._retry(lambda: self._connect(zone))
+        reader, writer = conn
+        try:
+            writer.write(struct.pack("!H", len(data)) + data)
+            try:
+                await writer.drain()
+            except OSError as e:
+                raise self._error(ConnectionFailed, f"{what}: send failed: {e}", zone) from None
+            answer = await self._read_message(reader, zone, self.timeouts.query)
+        except DNSTimeout:
+            raise self._error(
+                DNSTimeout, f"{what}: no answer in time; outcome unknown, re-read the zone", zone
+            ) from None
+        finally:
+            writer.close()
+            with contextlib.suppress(OSError):
+                await writer.wait_closed()
+        reply = self._verify(msg, answer, zone)
+        self._raise_rcode(reply.rcode(), zone, what)

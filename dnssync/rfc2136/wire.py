@@ -1,0 +1,339 @@
+"""Fast parsing of zone-transfer messages (pure).
+
+AXFR parsing is the main CPU cost of a reconcile: dnspython builds a Name, an
+Rdata and an RRset object for every record (about 40 us each).  dnssync only
+needs the owner name and type of every record, and the values of the few
+types it plans on (:data:`dnssync.model.READ_TYPES`), so this module walks the
+wire format directly, decodes compressed names once per offset, and leaves the
+rest of the records unparsed.  TSIG is still verified by dnspython on the raw
+message, exactly as :func:`dns.message.from_wire` would.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import dns.name
+import dns.rcode
+import dns.rdata
+import dns.rdataclass
+import dns.rdatatype
+import dns.rdtypes.ANY.TSIG
+import dns.tsig
+import dns.wire
+
+A = 1
+CNAME = 5
+SOA = 6
+TXT = 16
+AAAA = 28
+TSIG = 250
+TYPE_NAMES = {A: "A", CNAME: "CNAME", TXT: "TXT", AAAA: "AAAA", SOA: "SOA"}
+_HEADER = struct.Struct("!HHHHHH")
+_RR = struct.Struct("!HHIH")
+_SERIAL = struct.Struct("!I")
+# Bytes that may appear in a label printed as is; anything else makes the
+# name go through dnspython's escaping so that text stays unambiguous.
+_PLAIN = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_*/")
+
+
+class WireError(ValueError):
+    """The message is not valid DNS wire format."""
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One resource record: ``value`` is set only for :data:`TYPE_NAMES` types."""
+
+    name: str
+    rdtype: int
+    ttl: int
+    value: str | None
+    serial: int = 0  # SOA only
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """A parsed transfer message."""
+
+    id: int
+    rcode: int
+    records: tuple[Record, ...]
+    tsig_start: int  # offset of the TSIG RR, or -1 when unsigned
+    tsig_owner: dns.name.Name | None
+    tsig_rdata: dns.rdtypes.ANY.TSIG.TSIG | None
+
+    @property
+    def rcode_text(self) -> str:
+        return dns.rcode.to_text(dns.rcode.Rcode(self.rcode))
+
+
+class _Names:
+    """Decodes compressed names, remembering each offset's text."""
+
+    __slots__ = ("cache", "wire")
+
+    def __init__(self, wire: bytes) -> None:
+        self.wire = wire
+        self.cache: dict[int, str] = {}
+
+    def read(self, pos: int) -> tuple[str, int]:
+        """Return the name at ``pos`` and the offset just past it."""
+        wire = self.wire
+        cache = self.cache
+        labels: list[tuple[int, str]] = []
+        end = -1
+        hops = 0
+        suffix = ""
+        while True:
+            if pos in cache:
+                suffix = cache[pos]
+                if end < 0:
+                    end = pos + 2 if wire[pos] >= 0xC0 else self._skip(pos)
+                break
+            try:
+                length = wire[pos]
+            except IndexError:
+                raise WireError("name runs past the end of the message") from None
+            if length == 0:
+                if end < 0:
+                    end = pos + 1
+                break
+            if length >= 0xC0:
+                if end < 0:
+                    end = pos + 2
+                hops += 1
+                if hops > 127:
+                    raise WireError("compression loop")
+                pointer = ((length & 0x3F) << 8) | wire[pos + 1]
+                if pointer >= pos:
+                    raise WireError("forward compression pointer")
+                pos = pointer
+                continue
+            if length > 63:
+                raise WireError("bad label type")
+            raw = wire[pos + 1 : pos + 1 + length]
+            if len(raw) != length:
+                raise WireError("label runs past the end of the message")
+            if all(b in _PLAIN for b in raw):
+                text = raw.decode("ascii").lower()
+            else:
+                text = dns.name.Name([raw]).to_text(omit_final_dot=True).lower()
+            labels.append((pos, text))
+            pos += 1 + length
+        # Fill the cache for every label start seen, from the end backwards.
+        name = suffix
+        for start, text in reversed(labels):
+            name = f"{text}.{name}" if name else text
+            cache[start] = name
+        return name, end
+
+    def _skip(self, pos: int) -> int:
+        wire = self.wire
+        while True:
+            length = wire[pos]
+            if length == 0:
+                return pos + 1
+            if length >= 0xC0:
+                return pos + 2
+            pos += 1 + length
+
+
+def _txt(rdata: bytes) -> str:
+    parts = []
+    i = 0
+    n = len(rdata)
+    while i < n:
+        length = rdata[i]
+        parts.append(rdata[i + 1 : i + 1 + length])
+        i += 1 + length
+    if i != n:
+        raise WireError("TXT string runs past its record")
+    return b"".join(parts).decode("utf-8", "surrogateescape")
+
+
+def parse(wire: bytes, *, question: bool = True) -> Message:
+    """Parse one transfer (or any) message; values only for planned types."""
+    if len(wire) < 12:
+        raise WireError("message shorter than a DNS header")
+    msg_id, flags, qd, an, ns, ar = _HEADER.unpack_from(wire, 0)
+    names = _Names(wire)
+    pos = 12
+    for _ in range(qd):
+        _, pos = names.read(pos)
+        pos += 4
+    records: list[Record] = []
+    append = records.append
+    tsig_start = -1
+    tsig_owner: dns.name.Name | None = None
+    tsig_rdata: dns.rdtypes.ANY.TSIG.TSIG | None = None
+    total = an + ns + ar
+    unpack_rr = _RR.unpack_from
+    for index in range(total):
+        rr_start = pos
+        owner, pos = names.read(pos)
+        try:
+            rdtype, rdclass, ttl, rdlen = unpack_rr(wire, pos)
+        except struct.error:
+            raise WireError("record header runs past the end of the message") from None
+        pos += 10
+        end = pos + rdlen
+        if end > len(wire):
+            raise WireError(f"record {owner} runs past the end of the message")
+        if index < an:
+            if rdtype == A:
+                if rdlen != 4:
+                    raise WireError(f"A record {owner} has {rdlen} bytes")
+                b = wire[pos:end]
+                append(Record(owner, A, ttl, f"{b[0]}.{b[1]}.{b[2]}.{b[3]}"))
+            elif rdtype == TXT:
+                append(Record(owner, TXT, ttl, _txt(wire[pos:end])))
+            elif rdtype == CNAME:
+                target, _ = names.read(pos)
+                append(Record(owner, CNAME, ttl, target))
+            elif rdtype == AAAA:
+                if rdlen != 16:
+                    raise WireError(f"AAAA record {owner} has {rdlen} bytes")
+                append(Record(owner, AAAA, ttl, str(ipaddress.IPv6Address(wire[pos:end]))))
+            elif rdtype == SOA:
+                _, p = names.read(pos)
+                _, p = names.read(p)
+                (serial,) = _SERIAL.unpack_from(wire, p)
+                append(Record(owner, SOA, ttl, None, serial))
+            else:
+                append(Record(owner, rdtype, ttl, None))
+        elif rdtype == TSIG and index == total - 1:
+            tsig_start = rr_start
+            tsig_owner = dns.name.from_text(owner)
+            parser = dns.wire.Parser(wire, pos)
+            with parser.restrict_to(rdlen):
+                rd = dns.rdata.from_wire_parser(
+                    dns.rdataclass.RdataClass(rdclass), dns.rdatatype.TSIG, parser
+                )
+            assert isinstance(rd, dns.rdtypes.ANY.TSIG.TSIG)
+            tsig_rdata = rd
+        pos = end
+    if pos != len(wire):
+        raise WireError("trailing bytes after the last record")
+    rcode = flags & 0xF
+    return Message(msg_id, rcode, tuple(records), tsig_start, tsig_owner, tsig_rdata)
+
+
+class TsigVerifier:
+    """Verifies the TSIG of each message of one transfer, in order.
+
+    RFC 8945 lets a server leave up to 99 messages unsigned between signed
+    ones; their bytes still enter the running digest.  The last message must
+    be signed, or the tail of the transfer is unauthenticated.
+    """
+
+    def __init__(self, key: dns.tsig.Key, request_mac: bytes) -> None:
+        self.key = key
+        self.request_mac = request_mac
+        self.ctx: dns.tsig.HMACTSig | None = None
+        self.last_signed = False
+        self.messages = 0
+
+    def verify(self, wire: bytes, msg: Message, now: int) -> None:
+        self.messages += 1
+        if msg.tsig_rdata is None or msg.tsig_owner is None:
+            if self.ctx is None:
+                raise dns.tsig.BadSignature("the first message of the answer is not signed")
+            self.ctx.update(wire)
+            self.last_signed = False
+            return
+        if msg.tsig_owner != self.key.name:
+            raise dns.tsig.PeerBadKey(f"answer signed with key {msg.tsig_owner}")
+        self.ctx = dns.tsig.validate(
+            wire,
+            self.key,
+            msg.tsig_owner,
+            msg.tsig_rdata,
+            now,
+            self.request_mac,
+            msg.tsig_start,
+            self.ctx,
+            True,
+        )
+        self.last_signed = True
+
+
+def iter_records(messages: list[Message]) -> Iterator[Record]:
+    for m in messages:
+        yield from m.records
+
+
+class TransferAssembler:
+    """Follows an AXFR or IXFR answer record by record and says when it ends.
+
+    An AXFR (or an IXFR the server answers in full) is ``SOA, records, SOA``;
+    an incremental IXFR is ``SOA(new)`` then sequences of
+    ``SOA(old) deletions SOA(next) additions`` and a closing ``SOA(new)``; an
+    up-to-date IXFR is a lone SOA.  Serials are compared for equality only:
+    servers do not bump them by one per change (Technitium bumps per record).
+    """
+
+    def __init__(self, zone: str, *, serial: int | None) -> None:
+        self.zone = zone
+        self.asked_serial = serial
+        self.serial: int | None = None
+        self.full: list[Record] = []
+        self.deltas: list[tuple[list[Record], list[Record]]] = []
+        self.mode = ""  # "" until known, then "full", "incremental" or "uptodate"
+        self.done = False
+        self._seen = 0
+        self._adding = False
+
+    def feed(self, records: tuple[Record, ...]) -> bool:
+        """Take the answer records of one message; True when the answer is complete."""
+        for rec in records:
+            if self.done:
+                raise WireError(f"records after the end of the transfer of {self.zone}")
+            self._take(rec)
+        lone_soa = not self.done and self._seen == 1 and self.asked_serial is not None
+        if lone_soa:
+            # RFC 1995: a lone SOA means nothing newer than the serial asked
+            # for.  Another serial there (a zone re-created with a lower
+            # one) cannot be diffed: the caller falls back to AXFR.
+            if self.serial != self.asked_serial:
+                raise WireError(f"IXFR of {self.zone} answered with a lone SOA of another serial")
+            self.mode = "uptodate"
+            self.done = True
+        return self.done
+
+    def _take(self, rec: Record) -> None:
+        self._seen += 1
+        if self._seen == 1:
+            if rec.rdtype != SOA or rec.name != self.zone:
+                raise WireError(f"transfer of {self.zone} does not start with its SOA")
+            self.serial = rec.serial
+            return
+        if self._seen == 2:
+            if self.asked_serial is not None and rec.rdtype == SOA:
+                self.mode = "incremental"
+                self.deltas.append(([], []))
+                self._adding = False
+                return
+            self.mode = "full"
+        if self.mode == "full":
+            if rec.rdtype == SOA:
+                if rec.serial != self.serial:
+                    raise WireError(f"transfer of {self.zone} ends with a different serial")
+                self.done = True
+                return
+            self.full.append(rec)
+            return
+        if rec.rdtype == SOA:
+            if self._adding and rec.serial == self.serial:
+                self.done = True
+            elif self._adding:
+                self.deltas.append(([], []))
+                self._adding = False
+            else:
+                self._adding = True
+            return
+        deleted, added = self.deltas[-1]
+        (added if self._adding else deleted).append(rec)
