@@ -128,7 +128,9 @@ async def _one_shot(args: argparse.Namespace) -> int:
         for problem in loaded.errors:
             err.print(f"[yellow]input:[/] {problem}", markup=True, highlight=False)
         input_errors += len(loaded.errors)
-        result = await _reconcile(target, eps, apply=apply, force=args.force, console=err)
+        result = await _reconcile(
+            target, eps, apply=apply, force=args.force, complete=not loaded.errors, console=err
+        )
         results.append(result)
         _report(out, result, applied=apply)
     failed = any(not r.ok for r in results)
@@ -140,7 +142,13 @@ async def _one_shot(args: argparse.Namespace) -> int:
 
 
 async def _reconcile(
-    target: object, eps: list[Endpoint], *, apply: bool, force: bool, console: Console
+    target: object,
+    eps: list[Endpoint],
+    *,
+    apply: bool,
+    force: bool,
+    complete: bool,
+    console: Console,
 ) -> TargetResult:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
@@ -148,7 +156,7 @@ async def _reconcile(
 
     assert isinstance(target, Target)
     if not apply or not console.is_terminal:
-        return await target.reconcile(eps, apply=apply, force=force)
+        return await target.reconcile(eps, apply=apply, force=force, complete=complete)
     with Progress(
         TextColumn(f"[bold]{target.name}[/] applying"),
         BarColumn(),
@@ -161,7 +169,9 @@ async def _reconcile(
         def advance(n: int) -> None:
             bar.advance(task, n)
 
-        return await target.reconcile(eps, apply=apply, force=force, progress=advance)
+        return await target.reconcile(
+            eps, apply=apply, force=force, complete=complete, progress=advance
+        )
 
 
 def _report(out: Console, result: TargetResult, *, applied: bool) -> None:

@@ -9,17 +9,24 @@ zone is re-read and the plan recomputed before anything is sent again.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Callable, Iterable
+import random
+import time
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field, replace
+from typing import Protocol
 
 from dnssync.config import TargetConfig
-from dnssync.errors import DnssyncError, DNSTimeout
-from dnssync.model import Endpoint, Plan, Skipped
+from dnssync.errors import DnssyncError, DNSTimeout, InvalidInput, ServerRefused
+from dnssync.http import Health
+from dnssync.metrics import Metrics
+from dnssync.model import Endpoint, ObjectRef, Plan, Policy, Skipped
 from dnssync.plan import PlanOptions, plan, split_by_zone
 from dnssync.registry import Registry, RegistryOptions
 from dnssync.rfc2136 import applier
 from dnssync.rfc2136.client import Client, Timeouts
+from dnssync.rfc2136.updates import describe
 from dnssync.rfc2136.zones import ZoneReader
 from dnssync.sources.annotations import SourceOptions, parse_filter
 
@@ -113,9 +120,16 @@ class Target:
         *,
         apply: bool,
         force: bool = False,
+        complete: bool = True,
         progress: Callable[[int], None] | None = None,
     ) -> TargetResult:
-        """Plan every zone of the target and, if ``apply``, carry the plans out."""
+        """Plan every zone of the target and, if ``apply``, carry the plans out.
+
+        ``complete=False`` says some sources failed to convert (a broken
+        manifest, a bad annotation): their records are missing from
+        ``endpoints`` by accident, not by intent, so nothing is deleted in
+        this pass, whatever the policy.
+        """
         by_zone, outside = split_by_zone(endpoints, self.cfg.zones)
         result = TargetResult(
             self.name,
@@ -129,6 +143,9 @@ class Target:
             ],
         )
         options = replace(self.plan_options, force=force) if force else self.plan_options
+        if not complete and options.policy is Policy.SYNC:
+            log.warning("target %s: input errors: holding deletes this pass", self.name)
+            options = replace(options, policy=Policy.UPSERT_ONLY)
         for zone, eps in by_zone.items():
             zr = ZoneResult(zone)
             result.zones.append(zr)
@@ -168,3 +185,225 @@ class Target:
             reader.mark_written()
             zr.applied = applied
             return
+
+
+# --- the service loop ---------------------------------------------------------
+
+
+class EndpointFeed(Protocol):
+    """Where a target's desired endpoints come from (watches or manifests)."""
+
+    def endpoints(self) -> list[Endpoint]: ...
+
+    def errors(self) -> list[InvalidInput]: ...
+
+    async def wait(self, timeout: float | None = None) -> set[ObjectRef]: ...
+
+
+class Recorder(Protocol):
+    """Tells users about their objects (Kubernetes Events)."""
+
+    async def record(self, ref: str, *, reason: str, message: str, warning: bool) -> None: ...
+
+
+class Leadership(Protocol):
+    def is_leader(self) -> bool: ...
+
+
+class AlwaysLeader:
+    """Without a cluster there is one replica, and it writes."""
+
+    def is_leader(self) -> bool:
+        return True
+
+
+@dataclass(frozen=True, slots=True)
+class LoopOptions:
+    debounce: float = 0.02  # gather a burst of watch events into one pass
+    interval: float = 60.0  # periodic resync (SOA check) when nothing happens
+    full_read_every: float = 3600.0  # drop caches and AXFR, repairing drift
+    backoff_max: float = 60.0
+
+
+class Loop:
+    """Reconciles one target whenever its feed changes, and on a period."""
+
+    def __init__(
+        self,
+        target: Target,
+        feed: EndpointFeed,
+        *,
+        metrics: Metrics,
+        health: Health,
+        leadership: Leadership | None = None,
+        recorder: Recorder | None = None,
+        options: LoopOptions = LoopOptions(),
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.target = target
+        self.feed = feed
+        self.metrics = metrics
+        self.health = health
+        self.leadership = leadership or AlwaysLeader()
+        self.recorder = recorder
+        self.options = options
+        self.clock = clock
+        self.failures = 0
+        self.passes = 0
+        self._told: dict[tuple[str, str], str] = {}
+        health.expect_target(target.name)
+
+    def _timeout(self) -> float:
+        if not self.failures:
+            return self.options.interval
+        # Capped, jittered backoff: one target's outage never speeds up or
+        # delays the others, each loop waits on its own.
+        base = min(self.options.backoff_max, 0.5 * 2.0 ** min(self.failures, 10))
+        return base * (0.5 + random.random() / 2)
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        """Until ``stopping``: a pass finishes before the loop looks at it."""
+        last_full = self.clock()
+        first = True
+        while not stopping.is_set():
+            if not first:
+                changed = await _first_of(self.feed.wait(self._timeout()), stopping)
+                if stopping.is_set():
+                    return
+                if changed and self.options.debounce:
+                    await asyncio.sleep(self.options.debounce)
+            first = False
+            if self.clock() - last_full >= self.options.full_read_every:
+                for reader in self.target.readers.values():
+                    reader.forget()
+                last_full = self.clock()
+            await self.once()
+
+    async def once(self) -> TargetResult | None:
+        """One pass (reads always; writes only as leader)."""
+        leader = self.leadership.is_leader()
+        self.metrics.leader.set(1 if leader else 0)
+        errors = self.feed.errors()
+        started = self.clock()
+        try:
+            result = await self.target.reconcile(
+                self.feed.endpoints(), apply=leader, complete=not errors
+            )
+        except DnssyncError as e:  # a target-wide failure (e.g. bad key)
+            self.failures += 1
+            self.health.reconciled(self.target.name, ok=False, error=str(e))
+            log.error("target %s: %s", self.target.name, e)
+            return None
+        self.passes += 1
+        elapsed = self.clock() - started
+        self._observe(result, elapsed)
+        if result.ok:
+            self.failures = 0
+            self.health.reconciled(self.target.name, ok=True)
+        else:
+            self.failures += 1
+            failing = "; ".join(f"{z.zone}: {z.error}" for z in result.zones if z.error)
+            self.health.reconciled(self.target.name, ok=False, error=failing or "changes rejected")
+        if self.recorder is not None and leader:
+            await self._tell(result)
+        return result
+
+    def _observe(self, result: TargetResult, elapsed: float) -> None:
+        m = self.metrics
+        name = self.target.name
+        for zr in result.zones:
+            labels = (name, zr.zone)
+            m.reconcile_seconds.labels(*labels).observe(elapsed / max(1, len(result.zones)))
+            if zr.transfer:
+                m.transfers.labels(*labels, zr.transfer).inc()
+            if zr.error is not None:
+                m.reconcile_errors.labels(*labels).inc()
+                m.dns_errors.labels(*labels, _error_code(zr.error)).inc()
+                continue
+            if zr.plan is not None:
+                p = zr.plan
+                m.conflicts.labels(*labels).set(len(p.conflicts))
+                m.skipped.labels(*labels).set(len(p.skipped))
+                m.orphans.labels(*labels).set(len(p.orphans))
+                reader = self.target.readers[zr.zone]
+                snapshot = reader.cached
+                if snapshot is not None:
+                    owned = sum(
+                        1
+                        for key in snapshot.rrsets
+                        if key.type != "TXT"
+                        and self.target.registry.owns(
+                            self.target.registry.claims(snapshot, key.name, key.type)
+                        )
+                    )
+                    m.records_owned.labels(*labels).set(owned)
+            if zr.applied is not None:
+                for change in zr.applied.applied:
+                    m.changes.labels(*labels, change.action.value).inc()
+                for rej in zr.applied.rejected:
+                    m.rejected.labels(*labels).inc()
+                    m.dns_errors.labels(*labels, rej.error.rcode).inc()
+            if zr.ok:
+                m.last_success.labels(*labels).set(time.time())
+            eps = sum(1 for e in self.feed.endpoints() if e.name.endswith(zr.zone))
+            m.records_desired.labels(*labels).set(eps)
+
+    async def _tell(self, result: TargetResult) -> None:
+        """Kubernetes Events, once per distinct message per object."""
+        assert self.recorder is not None
+        notes: list[tuple[str, str, str, bool]] = []
+        for zr in result.zones:
+            if zr.applied is not None:
+                for change in zr.applied.applied:
+                    if change.resource:
+                        notes.append(
+                            (
+                                change.resource,
+                                "Published",
+                                f"{describe(change)} in {zr.zone}",
+                                False,
+                            )
+                        )
+                for rej in zr.applied.rejected:
+                    if rej.change.resource:
+                        notes.append((rej.change.resource, "Refused", str(rej), True))
+            if zr.plan is not None:
+                for c in zr.plan.conflicts:
+                    for loser in c.losers:
+                        notes.append(
+                            (loser, "Conflict", f"{c.name} is published for {c.winner}", True)
+                        )
+                for s in zr.plan.skipped:
+                    notes.append((s.resource, "Skipped", f"{s.key}: {s.reason}", True))
+        for ref, reason, message, warning in notes:
+            if self._told.get((ref, reason)) == message:
+                continue
+            self._told[(ref, reason)] = message
+            try:
+                await self.recorder.record(ref, reason=reason, message=message, warning=warning)
+            except DnssyncError as e:
+                log.warning("could not record event on %s: %s", ref, e)
+
+
+def _error_code(error: DnssyncError) -> str:
+    if isinstance(error, ServerRefused):
+        return error.tsig_error or error.rcode
+    if isinstance(error, DNSTimeout):
+        return "TIMEOUT"
+    return type(error).__name__.upper()
+
+
+async def _first_of(wait: Awaitable[set[ObjectRef]], stopping: asyncio.Event) -> set[ObjectRef]:
+    """The feed's changes, or nothing if ``stopping`` is set first."""
+    feed_task = asyncio.ensure_future(wait)
+    stop_task = asyncio.ensure_future(stopping.wait())
+    try:
+        await asyncio.wait({feed_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for t in (feed_task, stop_task):
+            if not t.done():
+                t.cancel()
+        await asyncio.gather(feed_task, stop_task, return_exceptions=True)
+    if feed_task.done() and not feed_task.cancelled() and feed_task.exception() is None:
+        return feed_task.result()
+    return set()

@@ -46,7 +46,9 @@ def normalize(
         try:
             ascii_name = dns.name.from_unicode(raw).to_text(omit_final_dot=True).lower()
         except (dns.exception.DNSException, UnicodeError, ValueError) as e:
-            raise InvalidName(f"{text!r} is not a valid international name: {e}", where=where)
+            raise InvalidName(
+                f"{text!r} is not a valid international name: {e}", where=where
+            ) from None
     if len(ascii_name) > MAX_NAME:
         raise InvalidName(
             f"{text!r} is {len(ascii_name)} characters long; at most {MAX_NAME} are allowed",
