@@ -59,6 +59,10 @@ def _parser() -> argparse.ArgumentParser:
     common(sp)
     sp.add_argument("--once", action="store_true", required=True, help="one pass, then exit")
     sp.add_argument("--force", action="store_true", help="apply past the safety gate")
+    sp = sub.add_parser("run", help="run the service (watch, reconcile, serve probes)")
+    common(sp)
+    sp = sub.add_parser("check", help="validate the config and probe every target")
+    common(sp)
     sp = sub.add_parser("demo", help="start a local BIND9 and sync config/examples into it")
     sp.add_argument("--keep", action="store_true", help="leave BIND9 running afterwards")
     return p
@@ -73,6 +77,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from dnssync.demo import run_demo
 
             return run_demo(keep=args.keep)
+        if args.command == "run":
+            return _run(args)
+        if args.command == "check":
+            return asyncio.run(_check(args))
         return asyncio.run(_one_shot(args))
     except ConfigError as e:
         print(f"dnssync: configuration error: {e}", file=sys.stderr)
@@ -84,7 +92,54 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-def _load(args: argparse.Namespace) -> Config:
+def _run(args: argparse.Namespace) -> int:
+    from dnssync.app import run
+    from dnssync.logs import setup
+
+    cfg = _load(args, need_manifests=False)
+    setup(cfg.log.level if not args.verbose else "debug", json_format=cfg.log.format == "json")
+    try:
+        return run(cfg)
+    except ExceptionGroup as group:
+        # A task of the service failed for good: say which and why, then stop.
+        found, rest = group.split(DnssyncError)
+        if rest is not None or found is None:
+            raise
+        errors = _leaves(found)
+        for e in errors:
+            logging.getLogger("dnssync").error("stopping: %s", e)
+        print(f"dnssync: {'; '.join(str(e) for e in errors)}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+def _leaves(group: BaseExceptionGroup[DnssyncError]) -> list[BaseException]:
+    out: list[BaseException] = []
+    for e in group.exceptions:
+        out.extend(_leaves(e) if isinstance(e, BaseExceptionGroup) else [e])
+    return out
+
+
+async def _check(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from dnssync.controller import Target, probe
+
+    cfg = _load(args, need_manifests=False)
+    table = Table(title="dnssync check", title_justify="left")
+    for col in ("target", "zone", "check", "result"):
+        table.add_column(col, overflow="fold")
+    ok = True
+    for tcfg in cfg.targets:
+        for zone, check, passed, detail in await probe(Target(tcfg)):
+            ok = ok and passed
+            mark = "[green]ok[/]" if passed else "[red]failed[/]"
+            table.add_row(tcfg.name, zone, check, f"{mark} {detail}")
+    Console().print(table)
+    return EXIT_OK if ok else EXIT_FAILED
+
+
+def _load(args: argparse.Namespace, *, need_manifests: bool = True) -> Config:
     from dnssync.config import load
 
     if args.config is None:
@@ -99,7 +154,7 @@ def _load(args: argparse.Namespace) -> Config:
         cfg = cfg.model_copy(
             update={"targets": tuple(t for t in cfg.targets if t.name in args.target)}
         )
-    if cfg.manifests is None:
+    if need_manifests and cfg.manifests is None:
         raise ConfigError("no manifests directory: set 'manifests' or pass --manifests")
     return cfg
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import binascii
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -181,6 +182,31 @@ class KubernetesConfig(_Model):
     kubeconfig: Path | None = None  # None: in-cluster, else ~/.kube/config
     context: str | None = None
     namespaces: tuple[str, ...] = ()  # empty: all
+    watch_timeout: int = Field(300, ge=1, le=3600)  # timeoutSeconds of each watch
+    events: bool = True  # Kubernetes Events on the objects (published/conflict/refused)
+
+
+class LeaderElectionConfig(_Model):
+    enabled: bool = True  # only with Kubernetes; a manifests-only run always writes
+    lease_name: str = "dnssync"
+    namespace: str = "default"
+    duration: float = Field(15.0, gt=0)
+    renew_deadline: float = Field(10.0, gt=0)
+    retry_period: float = Field(2.0, gt=0)
+
+    @model_validator(mode="after")
+    def _order(self) -> LeaderElectionConfig:
+        if not self.retry_period < self.renew_deadline < self.duration:
+            raise ValueError("need retry_period < renew_deadline < duration")
+        return self
+
+
+class ReconcileConfig(_Model):
+    debounce: float = Field(0.02, ge=0, le=10)  # gather a burst of events into one pass
+    full_read_every: float = Field(3600.0, gt=0)  # drop caches, AXFR, repair drift
+    backoff_max: float = Field(60.0, gt=0)
+    manifests_poll: float = Field(5.0, gt=0)  # how often a manifests directory is re-read
+    readiness_grace: float = Field(30.0, ge=0)
 
 
 class LogConfig(_Model):
@@ -193,14 +219,205 @@ class HTTPConfig(_Model):
     port: int = Field(8080, ge=0, le=65535)
 
 
+class AcmeServerConfig(_Model):
+    """One primary that takes the ACME TXT updates, with its key and zones."""
+
+    name: str
+    server: ServerConfig = ServerConfig()
+    key: KeyConfig | None = None
+    #: Zones this server is primary for; empty: found by SOA queries to it.
+    zones: tuple[str, ...] = ()
+    #: Authoritative servers (``host`` or ``host:port``, ``[v6]:port``) that
+    #: must serve a presented value before success, when waiting is on.
+    nameservers: tuple[str, ...] = ()
+
+    @field_validator("zones")
+    @classmethod
+    def _zones(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        try:
+            return tuple(normalize(z, underscore=True, wildcard=False) for z in v)
+        except InvalidName as e:
+            raise ValueError(str(e)) from None
+
+    @field_validator("nameservers")
+    @classmethod
+    def _nameservers(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        for text in v:
+            host, port = _host_port(text)
+            if not host or not 1 <= port <= 65535:
+                raise ValueError(f"nameserver {text!r} is not 'host', 'host:port' or '[v6]:port'")
+        return v
+
+    def nameserver_addresses(self) -> tuple[tuple[str, int], ...]:
+        """The nameservers as (host, port) pairs (port 53 by default)."""
+        return tuple(_host_port(text) for text in self.nameservers)
+
+
+def _host_port(text: str) -> tuple[str, int]:
+    text = text.strip()
+    host, port = text, "53"
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        if rest:
+            port = rest.removeprefix(":")
+    elif text.count(":") == 1:
+        host, port = text.split(":")
+    return host, int(port) if port.isdigit() else 0
+
+
+class AcmePropagationConfig(_Model):
+    """Waiting until every listed authoritative server serves a value."""
+
+    wait: bool = False
+    timeout: float = Field(60.0, gt=0, le=600)
+    interval: float = Field(1.0, gt=0, le=60)
+
+
+class AcmeWebhookConfig(_Model):
+    """The cert-manager webhook: an aggregated API server over HTTPS."""
+
+    enabled: bool = True
+    host: str = "0.0.0.0"
+    port: int = Field(8443, ge=0, le=65535)
+    group_name: str = "acme.dnssync.io"
+    solver_name: str = "dnssync"
+    cert_file: Path = Path("/tls/tls.crt")
+    key_file: Path = Path("/tls/tls.key")
+    #: The front-proxy CA (``requestheader-client-ca-file``) as a mounted
+    #: file; unset: read from ``auth_configmap`` through the Kubernetes API.
+    client_ca_file: Path | None = None
+    #: Allowed front-proxy certificate CNs with ``client_ca_file`` (empty: any).
+    allowed_names: tuple[str, ...] = ()
+    auth_configmap: str = "kube-system/extension-apiserver-authentication"
+    #: How often the certificate files and the front-proxy CA are re-read.
+    reload_interval: float = Field(10.0, gt=0)
+    #: Bound on one request; the kube-apiserver gives up after ~60 s.
+    request_timeout: float = Field(25.0, gt=0, le=55)
+
+    @field_validator("group_name")
+    @classmethod
+    def _group(cls, v: str) -> str:
+        try:
+            return normalize(v, wildcard=False)
+        except InvalidName as e:
+            raise ValueError(str(e)) from None
+
+    @field_validator("solver_name")
+    @classmethod
+    def _solver(cls, v: str) -> str:
+        if not _RESOURCE_NAME.match(v):
+            raise ValueError("must be a lower-case resource name ([a-z0-9-], ≤ 63)")
+        return v
+
+    @field_validator("auth_configmap")
+    @classmethod
+    def _configmap(cls, v: str) -> str:
+        ns, _, name = v.partition("/")
+        if not ns or not name or "/" in name:
+            raise ValueError("must be 'namespace/name'")
+        return v
+
+
+_RESOURCE_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+
+
+class AcmeChallengesConfig(_Model):
+    """The cert-manager Challenge watcher."""
+
+    enabled: bool = True
+    namespaces: tuple[str, ...] = ()  # empty: all
+    #: Present values as soon as a Challenge appears (before cert-manager asks).
+    present_early: bool = True
+    #: A value dnssync wrote is removed once no live Challenge has needed it
+    #: for this long (covers watch lag between a Present and its Challenge).
+    grace: float = Field(600.0, ge=0)
+    resync: float = Field(60.0, gt=0)
+    #: Also find our markers by transferring the configured zones (the key
+    #: must be allowed AXFR); otherwise only names of Challenges seen are checked.
+    scan_zones: bool = False
+
+
+class AcmeConfig(_Model):
+    """ACME DNS-01: where TXT values go, and the webhook / watcher / hooks."""
+
+    servers: tuple[AcmeServerConfig, ...]
+    #: Names dnssync's ownership markers; two installations sharing a zone
+    #: need different ids.
+    owner_id: str = "default"
+    ttl: int = Field(60, ge=1, le=86_400)
+    #: Write an ownership marker next to each value (see acme/records.py);
+    #: off when the key may only touch ``_acme-challenge`` names.
+    markers: bool = True
+    #: Query the primary after each update and fail unless it serves the change.
+    verify: bool = True
+    #: Resolvers asked for a CNAME at a name outside every configured zone
+    #: (``host`` / ``host:port``, or ``system`` for /etc/resolv.conf); empty: never.
+    resolvers: tuple[str, ...] = ()
+    propagation: AcmePropagationConfig = AcmePropagationConfig()
+    webhook: AcmeWebhookConfig = AcmeWebhookConfig()
+    challenges: AcmeChallengesConfig = AcmeChallengesConfig()
+
+    @field_validator("owner_id")
+    @classmethod
+    def _owner(cls, v: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9._-]{1,63}", v):
+            raise ValueError("owner_id may hold 1-63 letters, digits, '.', '_' and '-'")
+        return v
+
+    @field_validator("resolvers")
+    @classmethod
+    def _resolvers(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        for text in v:
+            if text != "system":
+                host, port = _host_port(text)
+                if not host or not 1 <= port <= 65535:
+                    raise ValueError(f"resolver {text!r} is not 'system', 'host' or 'host:port'")
+        return v
+
+    @model_validator(mode="after")
+    def _checks(self) -> AcmeConfig:
+        if not self.servers:
+            raise ValueError("list at least one server")
+        names = [s.name for s in self.servers]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"server names must be unique: {', '.join(dupes)}")
+        seen: dict[str, str] = {}
+        for s in self.servers:
+            for z in s.zones:
+                if z in seen:
+                    raise ValueError(f"zone {z!r} is on both servers {seen[z]!r} and {s.name!r}")
+                seen[z] = s.name
+        return self
+
+
+class AcmeHookEnv(_Model):
+    """What certbot's manual hooks pass in the environment."""
+
+    certbot_domain: str | None = None
+    certbot_validation: str | None = None
+
+
+def acme_hook_env(env: Mapping[str, str] | None = None) -> AcmeHookEnv:
+    """Read ``CERTBOT_DOMAIN`` / ``CERTBOT_VALIDATION`` (config.py reads the env)."""
+    env = os.environ if env is None else env
+    return AcmeHookEnv(
+        certbot_domain=env.get("CERTBOT_DOMAIN") or None,
+        certbot_validation=env.get("CERTBOT_VALIDATION") or None,
+    )
+
+
 class Config(_Model):
     """The whole configuration."""
 
     targets: tuple[TargetConfig, ...]
     manifests: Path | None = None
     kubernetes: KubernetesConfig = KubernetesConfig()
+    leader_election: LeaderElectionConfig = LeaderElectionConfig()
+    reconcile: ReconcileConfig = ReconcileConfig()
     log: LogConfig = LogConfig()
     http: HTTPConfig = HTTPConfig()
+    acme: AcmeConfig | None = None
 
     @model_validator(mode="after")
     def _unique(self) -> Config:

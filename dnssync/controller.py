@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from dnssync.config import TargetConfig
-from dnssync.errors import DnssyncError, DNSTimeout, InvalidInput, ServerRefused
+from dnssync.errors import DnssyncError, DNSTimeout, InvalidInput, PrerequisiteFailed, ServerRefused
 from dnssync.http import Health
 from dnssync.metrics import Metrics
 from dnssync.model import Endpoint, ObjectRef, Plan, Policy, Skipped
@@ -251,7 +251,12 @@ class Loop:
         self.failures = 0
         self.passes = 0
         self._told: dict[tuple[str, str], str] = {}
+        self._poke = asyncio.Event()
         health.expect_target(target.name)
+
+    def poke(self) -> None:
+        """Run a pass now (e.g. this replica just became the leader)."""
+        self._poke.set()
 
     def _timeout(self) -> float:
         if not self.failures:
@@ -267,9 +272,10 @@ class Loop:
         first = True
         while not stopping.is_set():
             if not first:
-                changed = await _first_of(self.feed.wait(self._timeout()), stopping)
+                changed = await _first_of(self.feed.wait(self._timeout()), stopping, self._poke)
                 if stopping.is_set():
                     return
+                self._poke.clear()
                 if changed and self.options.debounce:
                     await asyncio.sleep(self.options.debounce)
             first = False
@@ -393,17 +399,56 @@ def _error_code(error: DnssyncError) -> str:
     return type(error).__name__.upper()
 
 
-async def _first_of(wait: Awaitable[set[ObjectRef]], stopping: asyncio.Event) -> set[ObjectRef]:
-    """The feed's changes, or nothing if ``stopping`` is set first."""
+async def _first_of(wait: Awaitable[set[ObjectRef]], *events: asyncio.Event) -> set[ObjectRef]:
+    """The feed's changes, or nothing if one of ``events`` is set first."""
     feed_task = asyncio.ensure_future(wait)
-    stop_task = asyncio.ensure_future(stopping.wait())
+    others = [asyncio.ensure_future(e.wait()) for e in events]
     try:
-        await asyncio.wait({feed_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait({feed_task, *others}, return_when=asyncio.FIRST_COMPLETED)
     finally:
-        for t in (feed_task, stop_task):
+        for t in (feed_task, *others):
             if not t.done():
                 t.cancel()
-        await asyncio.gather(feed_task, stop_task, return_exceptions=True)
+        await asyncio.gather(feed_task, *others, return_exceptions=True)
     if feed_task.done() and not feed_task.cancelled() and feed_task.exception() is None:
         return feed_task.result()
     return set()
+
+
+async def probe(target: Target) -> list[tuple[str, str, bool, str]]:
+    """``dnssync check``: what each zone of ``target`` allows, without writing.
+
+    The update probe sends an UPDATE whose only content is a prerequisite
+    that cannot hold (the apex is always in use), so nothing can change: a
+    YXDOMAIN answer shows the server took our signed UPDATE for that zone.
+    Whether the policy lets this key write a given name is only known on the
+    first real write.
+    """
+    import dns.update
+
+    from dnssync.names import to_dns
+
+    rows: list[tuple[str, str, bool, str]] = []
+    for zone, reader in target.readers.items():
+        try:
+            serial = await target.client.soa_serial(zone)
+            rows.append((zone, "SOA query", True, f"serial {serial}"))
+        except DnssyncError as e:
+            rows.append((zone, "SOA query", False, str(e)))
+            continue
+        try:
+            read = await reader.read()
+            n = sum(1 for k in read.snapshot.rrsets if k.type != "TXT")
+            rows.append((zone, "signed AXFR", True, f"{n} record sets of managed types"))
+        except DnssyncError as e:
+            rows.append((zone, "signed AXFR", False, str(e)))
+        msg = dns.update.UpdateMessage(to_dns(zone))
+        msg.absent(to_dns(zone))
+        try:
+            await target.client.update(msg, zone, what="UPDATE probe")
+            rows.append((zone, "UPDATE probe", False, "the impossible prerequisite held?"))
+        except PrerequisiteFailed:
+            rows.append((zone, "UPDATE probe", True, "signed UPDATE accepted for the zone"))
+        except DnssyncError as e:
+            rows.append((zone, "UPDATE probe", False, str(e)))
+    return rows

@@ -130,7 +130,11 @@ class _Planner:
                 cur.ours[key.type] = mine
                 self.owned_count += 1
             elif claims:
-                cur.foreign[key.type] = f"owned by {claims[0].owner!r}"
+                # Fix: name an owner other than us.  claims[0] could be our own
+                # claim beside another owner's, which read "owned by '<us>'".
+                deciding = registry.effective(claims)
+                others = [c.owner for c in deciding if c.owner != registry.owner_id]
+                cur.foreign[key.type] = f"owned by {others[0]!r}"
             else:
                 cur.foreign[key.type] = (
                     "not managed by external-dns or dnssync (no ownership record)"

@@ -92,4 +92,9 @@ async def apply(
 
     for batch in updates.batches(changes, zone, max_bytes=max_bytes):
         await send(batch)
+    refused = [r for r in result.rejected if not isinstance(r.error, PrerequisiteFailed)]
+    if refused and not result.applied and len(refused) == len(result.rejected):
+        # Nothing at all was allowed: the key, not single records, is the
+        # problem (out of scope, wrong zone).  Say so once, as an error.
+        raise refused[0].error
     return result

@@ -128,7 +128,7 @@ class Client:
     async def _retry(self, what: Callable[[], Awaitable[T]]) -> T:
         retrying = tenacity.AsyncRetrying(
             stop=tenacity.stop_after_attempt(self.timeouts.attempts),
-            wait=tenacity.wait_exponential_jitter(initial=0.05, max=2.0),
+            wait=tenacity.wait_exponential_jitter(multiplier=0.05, max=2.0, jitter=0.05),
             retry=tenacity.retry_if_exception(lambda e: isinstance(e, DNSError) and e.retryable),
             reraise=True,
         )

@@ -27,6 +27,7 @@ cluster IP, so targets come from the ``target`` annotation or
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import os
 import re
@@ -43,7 +44,7 @@ except ImportError:  # pragma: no cover - PyYAML built without libyaml
     from yaml import SafeLoader as _BaseLoader  # type: ignore[assignment]
 
 from dnssync.errors import ConfigError, InvalidInput
-from dnssync.model import Endpoint
+from dnssync.model import Endpoint, ObjectRef
 from dnssync.sources.annotations import Conversion, SourceOptions
 from dnssync.sources.ingresses import ingress_endpoints
 from dnssync.sources.services import service_endpoints
@@ -350,3 +351,58 @@ def load_manifests(path: Path, options: SourceOptions) -> ManifestResult:
         loader.load_file(file)
     endpoints = sorted(loader.endpoints, key=lambda e: (e.name, e.type, e.source))
     return ManifestResult(tuple(endpoints), tuple(loader.errors), loader.objects)
+
+
+class ManifestFeed:
+    """A manifests directory as a live feed: re-read when a file changes.
+
+    The service polls the tree's file list and modification times (cheap)
+    and reloads only when they differ, so a ``git pull`` in a GitOps checkout
+    reaches DNS within one poll period.
+    """
+
+    def __init__(self, path: Path, options: SourceOptions, *, poll: float = 5.0) -> None:
+        self.path = path
+        self.options = options
+        self.poll = poll
+        self._stamp: tuple[tuple[str, int, int], ...] | None = None
+        self._result = ManifestResult((), (), 0)
+        self.reload()
+
+    def _current_stamp(self) -> tuple[tuple[str, int, int], ...]:
+        stamp = []
+        for f in manifest_files(self.path):
+            try:
+                st = f.stat()
+            except OSError:
+                continue
+            stamp.append((str(f), st.st_mtime_ns, st.st_size))
+        return tuple(stamp)
+
+    def reload(self) -> bool:
+        """Re-read if anything changed; True when it did."""
+        stamp = self._current_stamp()
+        if stamp == self._stamp:
+            return False
+        self._stamp = stamp
+        self._result = load_manifests(self.path, self.options)
+        return True
+
+    def endpoints(self) -> list[Endpoint]:
+        return list(self._result.endpoints)
+
+    def errors(self) -> list[InvalidInput]:
+        return list(self._result.errors)
+
+    async def wait(self, timeout: float | None = None) -> set[ObjectRef]:
+        """Poll until the files change or ``timeout`` passes."""
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        while True:
+            step = self.poll if deadline is None else min(self.poll, deadline - loop.time())
+            if step > 0:
+                await asyncio.sleep(step)
+            if self.reload():
+                return {e.source for e in self._result.endpoints}
+            if deadline is not None and loop.time() >= deadline:
+                return set()

@@ -1,0 +1,1 @@
+"""Benchmarks: dnssync against the raw-dnspython floor, in the same run."""

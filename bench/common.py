@@ -1,0 +1,56 @@
+"""Shared bench helpers: timing, servers, reporting."""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import dns.tsig
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from tests.dnsservers import DNSServer, TsigKey, start_server  # noqa: E402
+
+RESULTS = ROOT / "bench" / "results"
+
+
+def tsig(key: TsigKey) -> dns.tsig.Key:
+    return dns.tsig.Key(key.name, key.secret, key.algorithm)
+
+
+@contextmanager
+def server(kind: str = "bind") -> Iterator[DNSServer]:
+    s = start_server(kind)
+    try:
+        yield s
+    finally:
+        s.close()
+
+
+def timed(fn: Callable[[], Any]) -> float:
+    t = time.perf_counter()
+    fn()
+    return time.perf_counter() - t
+
+
+def median(xs: list[float]) -> float:
+    return statistics.median(xs)
+
+
+def report(name: str, rows: list[dict[str, Any]]) -> None:
+    """Print a table and keep a JSON copy under bench/results/."""
+    width = max(len(r["figure"]) for r in rows)
+    print(f"\n{name}")
+    for r in rows:
+        ratio = f"  ratio {r['ratio']:.2f} (goal ≤ {r['goal']})" if "ratio" in r else ""
+        print(f"  {r['figure']:<{width}}  {r['value']:.4f} s{ratio}")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / f"{name}.json").write_text(json.dumps(rows, indent=2))

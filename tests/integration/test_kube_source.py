@@ -1,0 +1,259 @@
+"""Service/Ingress informers through the real kubernetes-asyncio client and the fake API."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kubernetes_asyncio import client
+
+from dnssync.errors import ConfigError
+from dnssync.sources.annotations import SourceOptions, parse_filter
+from dnssync.sources.index import EndpointView, ObjectIndex
+from dnssync.sources.kube import INGRESSES, SERVICES, Backoff, Informer, Resource, api_client
+from tests.fakekube import FakeKube, fake_kube
+
+MANAGE = "external-dns.alpha.kubernetes.io/manage"
+OPTIONS = SourceOptions(annotation_filter=parse_filter(f"{MANAGE}=mdapi"))
+
+
+def service(name: str, ip: str = "192.0.2.10", *, ns: str = "apps", **ann: str) -> dict[str, Any]:
+    annotations = {
+        MANAGE: "mdapi",
+        "external-dns.alpha.kubernetes.io/hostname": f"{name}.home.example.test",
+        "external-dns.alpha.kubernetes.io/target": ip,
+        **ann,
+    }
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": name, "namespace": ns, "annotations": annotations},
+        "spec": {"type": "ClusterIP", "clusterIP": "10.96.0.10"},
+    }
+
+
+def ingress(name: str, host: str, *, ns: str = "apps", lb: str = "192.0.2.20") -> dict[str, Any]:
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "Ingress",
+        "metadata": {"name": name, "namespace": ns, "annotations": {MANAGE: "mdapi"}},
+        "spec": {"rules": [{"host": host}]},
+        "status": {"loadBalancer": {"ingress": [{"ip": lb}]}},
+    }
+
+
+async def until(cond: Callable[[], bool], within: float = 5.0) -> None:
+    deadline = time.monotonic() + within
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.01)
+
+
+def names(view: EndpointView) -> dict[str, tuple[str, ...]]:
+    return {f"{e.name} {e.type}": e.targets for e in view.endpoints()}
+
+
+@pytest.fixture
+async def kube() -> AsyncIterator[FakeKube]:
+    async with fake_kube() as k:
+        yield k
+
+
+@pytest.fixture
+async def api(kube: FakeKube, tmp_path: Path) -> AsyncIterator[client.ApiClient]:
+    a = await api_client(kube.write_kubeconfig(tmp_path / "kubeconfig"))
+    async with a:
+        yield a
+
+
+@contextlib.asynccontextmanager
+async def running(
+    api: client.ApiClient, index: ObjectIndex, *, watch_timeout: int = 30, inactivity: float = 60
+) -> AsyncIterator[list[Informer]]:
+    informers = [
+        Informer(
+            api,
+            r,
+            index,
+            watch_timeout=watch_timeout,
+            inactivity=inactivity,
+            backoff=Backoff(initial=0.05, cap=0.5),
+        )
+        for r in (SERVICES, INGRESSES)
+    ]
+    tasks = [asyncio.create_task(i.run()) for i in informers]
+    try:
+        for i in informers:
+            await asyncio.wait_for(i.synced.wait(), 5)
+        yield informers
+    finally:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def server_state(kube: FakeKube) -> dict[str, tuple[str, ...]]:
+    """The endpoints the fake's current objects should give."""
+    index = ObjectIndex()
+    view = index.view(OPTIONS, {"service", "ingress"})
+    index.replace("service", kube.list("v1", "Service"))
+    index.replace("ingress", kube.list("networking.k8s.io/v1", "Ingress"))
+    return names(view)
+
+
+async def test_create_modify_delete_reach_the_endpoint_set(
+    kube: FakeKube, api: client.ApiClient
+) -> None:
+    """Watch events add, change and withdraw endpoints; opted-out objects are ignored."""
+    kube.create(service("web"))
+    index = ObjectIndex()
+    view = index.view(OPTIONS, {"service", "ingress"})
+    async with running(api, index):
+        assert names(view) == {"web.home.example.test A": ("192.0.2.10",)}
+        kube.create(ingress("site", "site.home.example.test"))
+        ignored = service("quiet")
+        del ignored["metadata"]["annotations"][MANAGE]
+        kube.create(ignored)
+        await until(lambda: "site.home.example.test A" in names(view))
+        kube.patch(
+            "v1",
+            "Service",
+            "web",
+            "apps",
+            {
+                "metadata": {
+                    "annotations": {"external-dns.alpha.kubernetes.io/target": "192.0.2.11"}
+                }
+            },
+        )
+        await until(lambda: names(view).get("web.home.example.test A") == ("192.0.2.11",))
+        kube.patch(
+            "networking.k8s.io/v1",
+            "Ingress",
+            "site",
+            "apps",
+            {"metadata": {"annotations": {MANAGE: None}}},
+        )
+        await until(lambda: "site.home.example.test A" not in names(view))
+        kube.delete("v1", "Service", "web", "apps")
+        await until(lambda: names(view) == {})
+        assert "quiet.home.example.test A" not in names(view)
+
+
+async def test_changes_are_announced_with_the_objects(
+    kube: FakeKube, api: client.ApiClient
+) -> None:
+    """The view's notification carries which objects changed."""
+    index = ObjectIndex()
+    view = index.view(OPTIONS, {"service"})
+    async with running(api, index):
+        view.take_changes()
+        kube.create(service("a"))
+        changed = await asyncio.wait_for(view.wait(5), 6)
+        assert [r.resource for r in changed] == ["service/apps/a"]
+
+
+async def test_410_mid_watch_relists_and_converges(kube: FakeKube, api: client.ApiClient) -> None:
+    """An expired watch relists; changes made meanwhile are neither lost nor doubled."""
+    for i in range(5):
+        kube.create(service(f"s{i}"))
+    index = ObjectIndex()
+    view = index.view(OPTIONS, {"service", "ingress"})
+    async with running(api, index) as informers:
+        await kube.wait_for_watches(2)
+        kube.expire_watches()
+        kube.delete("v1", "Service", "s0", "apps")
+        kube.create(service("s9", "192.0.2.99"))
+        await until(lambda: informers[0].stats.relists_410 >= 1)
+        await until(lambda: names(view) == server_state(kube))
+        assert len(view.endpoints()) == len(set(names(view)))
+
+
+async def test_dropped_connections_resume(kube: FakeKube, api: client.ApiClient) -> None:
+    """Broken streams reconnect from the last version and catch up."""
+    index = ObjectIndex()
+    view = index.view(OPTIONS, {"service", "ingress"})
+    async with running(api, index):
+        for round_ in range(3):
+            await kube.wait_for_watches(2)
+            kube.drop_connections()
+            kube.create(service(f"d{round_}"))
+        await until(lambda: names(view) == server_state(kube))
+        assert len(names(view)) == 3
+
+
+async def test_api_server_restart_converges(kube: FakeKube, api: client.ApiClient) -> None:
+    """A restart with new, higher resourceVersions ends with the server's state."""
+    kube.create(service("before"))
+    index = ObjectIndex()
+    view = index.view(OPTIONS, {"service", "ingress"})
+    async with running(api, index):
+        await kube.wait_for_watches(2)
+        await kube.restart()
+        kube.create(service("after"))
+        kube.delete("v1", "Service", "before", "apps")
+        await until(lambda: names(view) == server_state(kube), within=10)
+        assert set(names(view)) == {"after.home.example.test A"}
+
+
+async def test_server_errors_back_off(kube: FakeKube, api: client.ApiClient) -> None:
+    """5xx answers are retried with backoff, not in a hot loop, and then recover."""
+    index = ObjectIndex()
+    view = index.view(OPTIONS, {"service"})
+    kube.fail_next = [500, 503, 500, 502, 500]
+    informer = Informer(api, SERVICES, index, backoff=Backoff(initial=0.1, cap=0.4))
+    task = asyncio.create_task(informer.run())
+    try:
+        await asyncio.wait_for(informer.synced.wait(), 10)
+        kube.create(service("ok"))
+        await until(lambda: "ok.home.example.test A" in names(view))
+        assert informer.stats.errors >= 4
+        assert len(kube.requests) < 30
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_malformed_objects_are_reported_and_do_not_stop_the_watch(
+    kube: FakeKube, api: client.ApiClient
+) -> None:
+    """A bad annotation is an error on that object; the rest keep flowing."""
+    index = ObjectIndex()
+    view = index.view(OPTIONS, {"service"})
+    async with running(api, index):
+        kube.create(service("bad", **{"external-dns.alpha.kubernetes.io/ttl": "forever"}))
+        kube.create(service("nohost", **{"external-dns.alpha.kubernetes.io/hostname": "a..b"}))
+        kube.create(service("good"))
+        await until(lambda: "good.home.example.test A" in names(view))
+        errors = " | ".join(str(e) for e in view.errors())
+        assert "apps/bad" in errors and "forever" in errors
+        assert "apps/nohost" in errors
+
+
+async def test_missing_crd_is_a_clear_permanent_error(
+    kube: FakeKube, api: client.ApiClient
+) -> None:
+    """Watching a kind the API does not serve ends with a clear error, not a spin."""
+    broken = Resource(
+        "widget",
+        lambda a: _lister(a, "example.io", "v1", "widgets"),
+        lambda a: _lister(a, "example.io", "v1", "widgets"),
+    )
+    informer = Informer(api, broken, ObjectIndex())
+    with pytest.raises(ConfigError, match="404"):
+        await asyncio.wait_for(informer.run(), 5)
+
+
+def _lister(api: client.ApiClient, group: str, version: str, plural: str) -> Any:
+    objs: Any = client.CustomObjectsApi(api)
+
+    async def call(**kw: Any) -> Any:
+        return await objs.list_cluster_custom_object(group, version, plural, **kw)
+
+    return call
