@@ -188,7 +188,9 @@ async def _one_shot(args: argparse.Namespace) -> int:
         )
         results.append(result)
         _report(out, result, applied=apply)
-    failed = any(not r.ok for r in results)
+    # Bad input fails the run (after the valid rest was handled), so CI on a
+    # GitOps repository catches it.
+    failed = any(not r.ok for r in results) or input_errors > 0
     if apply:
         return EXIT_FAILED if failed else EXIT_OK
     if failed:

@@ -46,6 +46,15 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class QuietKey(dns.tsig.Key):
+    """dnspython's key, minus the secret in its ``repr`` (which logs may show)."""
+
+    def __repr__(self) -> str:
+        return f"<TSIG key {self.name} {self.algorithm}>"
+
+    __str__ = __repr__
+
+
 class KeyConfig(_Model):
     """A TSIG key: its secret comes from a file (preferred) or the environment."""
 
@@ -88,7 +97,7 @@ class KeyConfig(_Model):
     def tsig(self) -> dns.tsig.Key:
         """The dnspython key (its secret is only ever passed to dnspython)."""
         assert self.secret is not None
-        return dns.tsig.Key(
+        return QuietKey(
             dns.name.from_text(self.name),
             self.secret.get_secret_value(),
             tsig_algorithm(self.algorithm),
@@ -243,17 +252,18 @@ class AcmeServerConfig(_Model):
     @classmethod
     def _nameservers(cls, v: tuple[str, ...]) -> tuple[str, ...]:
         for text in v:
-            host, port = _host_port(text)
+            host, port = parse_host_port(text)
             if not host or not 1 <= port <= 65535:
                 raise ValueError(f"nameserver {text!r} is not 'host', 'host:port' or '[v6]:port'")
         return v
 
     def nameserver_addresses(self) -> tuple[tuple[str, int], ...]:
         """The nameservers as (host, port) pairs (port 53 by default)."""
-        return tuple(_host_port(text) for text in self.nameservers)
+        return tuple(parse_host_port(text) for text in self.nameservers)
 
 
-def _host_port(text: str) -> tuple[str, int]:
+def parse_host_port(text: str) -> tuple[str, int]:
+    """``host``, ``host:port`` or ``[v6]:port`` -> (host, port); port 0 when invalid."""
     text = text.strip()
     host, port = text, "53"
     if text.startswith("["):
@@ -369,10 +379,14 @@ class AcmeConfig(_Model):
     def _resolvers(cls, v: tuple[str, ...]) -> tuple[str, ...]:
         for text in v:
             if text != "system":
-                host, port = _host_port(text)
+                host, port = parse_host_port(text)
                 if not host or not 1 <= port <= 65535:
                     raise ValueError(f"resolver {text!r} is not 'system', 'host' or 'host:port'")
         return v
+
+    def resolver_addresses(self) -> tuple[tuple[str, int], ...]:
+        """Explicit resolvers as (host, port) pairs ("system" left out)."""
+        return tuple(parse_host_port(r) for r in self.resolvers if r != "system")
 
     @model_validator(mode="after")
     def _checks(self) -> AcmeConfig:

@@ -111,6 +111,13 @@ class LeaderElector:
             if e.status == 404:
                 return None
             raise
+        # Unpreloaded responses skip the client's status check.
+        if resp.status == 404:
+            resp.release()
+            return None
+        if resp.status != 200:
+            resp.release()
+            raise ApiException(status=resp.status, reason=resp.reason)
         body: dict[str, Any] = json.loads(await resp.read())
         return body
 
