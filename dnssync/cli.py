@@ -16,7 +16,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from dnssync.errors import ConfigError, DnssyncError
 
@@ -31,6 +31,7 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_PENDING = 2
+ROWS = 50  # changes listed by default; a 10,000-row table helps nobody
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -54,10 +55,12 @@ def _parser() -> argparse.ArgumentParser:
 
     sp = sub.add_parser("plan", help="show what a sync would change; exit 2 if anything")
     common(sp)
+    sp.add_argument("--all", action="store_true", help="list every change (default: first 50)")
     sp.add_argument("--force", action="store_true", help="plan past the safety gate")
     sp = sub.add_parser("sync", help="apply the changes")
     common(sp)
     sp.add_argument("--once", action="store_true", required=True, help="one pass, then exit")
+    sp.add_argument("--all", action="store_true", help="list every change (default: first 50)")
     sp.add_argument("--force", action="store_true", help="apply past the safety gate")
     sp = sub.add_parser("run", help="run the service (watch, reconcile, serve probes)")
     common(sp)
@@ -65,7 +68,41 @@ def _parser() -> argparse.ArgumentParser:
     common(sp)
     sp = sub.add_parser("demo", help="start a local BIND9 and sync config/examples into it")
     sp.add_argument("--keep", action="store_true", help="leave BIND9 running afterwards")
+    _acme_parsers(sub, common)
     return p
+
+
+def _acme_parsers(sub: Any, common: Any) -> None:
+    """``acme present|cleanup`` (certbot / lego hooks) and ``webhook``."""
+    sp = sub.add_parser("acme", help="ACME DNS-01 hooks for certbot and lego (exec)")
+    actions = sp.add_subparsers(dest="acme_action", required=True)
+    for action, text in (("present", "add one TXT value"), ("cleanup", "remove one TXT value")):
+        ap = actions.add_parser(
+            action,
+            help=text,
+            description=(
+                f"{text.capitalize()}. No arguments: certbot (CERTBOT_DOMAIN, "
+                "CERTBOT_VALIDATION); '<fqdn> <value>': lego exec; "
+                "'-- <domain> <token> <keyAuth>': lego exec RAW mode."
+            ),
+        )
+        common(ap)
+        # REMAINDER: a base64url value may start with '-' and must not be
+        # taken for an option.
+        ap.add_argument(
+            "args",
+            nargs=argparse.REMAINDER,
+            help="<fqdn> <value> | -- <domain> <token> <keyAuth>",
+        )
+        if action == "present":
+            ap.add_argument(
+                "--wait",
+                action=argparse.BooleanOptionalAction,
+                default=None,
+                help="wait until the listed nameservers serve it (default: acme.propagation.wait)",
+            )
+    sp = sub.add_parser("webhook", help="serve the cert-manager webhook and watch Challenges")
+    common(sp)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -77,6 +114,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from dnssync.demo import run_demo
 
             return run_demo(keep=args.keep)
+        if args.command == "acme":
+            return _acme(args)
+        if args.command == "webhook":
+            return _webhook(args)
         if args.command == "run":
             return _run(args)
         if args.command == "check":
@@ -187,7 +228,7 @@ async def _one_shot(args: argparse.Namespace) -> int:
             target, eps, apply=apply, force=args.force, complete=not loaded.errors, console=err
         )
         results.append(result)
-        _report(out, result, applied=apply)
+        _report(out, result, applied=apply, limit=None if args.all else ROWS)
     # Bad input fails the run (after the valid rest was handled), so CI on a
     # GitOps repository catches it.
     failed = any(not r.ok for r in results) or input_errors > 0
@@ -231,8 +272,10 @@ async def _reconcile(
         )
 
 
-def _report(out: Console, result: TargetResult, *, applied: bool) -> None:
+def _report(out: Console, result: TargetResult, *, applied: bool, limit: int | None) -> None:
     from rich.table import Table
+
+    from dnssync.model import Action
 
     for zr in result.zones:
         title = f"target {result.target} · zone {zr.zone}"
@@ -247,7 +290,7 @@ def _report(out: Console, result: TargetResult, *, applied: bool) -> None:
             table = Table(title=title, title_justify="left")
             for col in ("action", "name", "type", "targets", "ttl", "resource"):
                 table.add_column(col, overflow="fold")
-            for change in plan.changes:
+            for change in plan.changes[:limit]:
                 for o in change.old:
                     if all(n.rrset.type != o.rrset.type for n in change.new):
                         table.add_row(
@@ -268,6 +311,13 @@ def _report(out: Console, result: TargetResult, *, applied: bool) -> None:
                         action, change.name, n.rrset.type, targets, str(n.rrset.ttl), n.resource
                     )
             out.print(table)
+            if limit is not None and len(plan.changes) > limit:
+                counts = ", ".join(f"{plan.count(a)} {a.value}" for a in Action if plan.count(a))
+                out.print(
+                    f"  … and {len(plan.changes) - limit} more changes ({counts} in all; "
+                    "--all lists every one)",
+                    highlight=False,
+                )
         else:
             out.print(f"[green]✓ {title}: in step[/] (read: {zr.transfer})", highlight=False)
         if zr.applied is not None:
@@ -297,6 +347,51 @@ def _report(out: Console, result: TargetResult, *, applied: bool) -> None:
                 out.print(f"    {o.rrset.name} {o.rrset.type} ({o.resource})", highlight=False)
     for s in result.outside:
         out.print(f"  [yellow]skipped[/] {s.key} ({s.resource}): {s.reason}", highlight=False)
+
+
+def _acme_config(args: argparse.Namespace) -> Config:
+    from dnssync.config import load
+
+    if args.config is None:
+        raise ConfigError("no configuration: pass --config FILE or set DNSSYNC_CONFIG")
+    cfg = load(args.config)
+    if cfg.acme is None:
+        raise ConfigError(f"{args.config}: no 'acme' section")
+    return cfg
+
+
+def _acme(args: argparse.Namespace) -> int:
+    """A certbot / lego hook: exit 0 on success, 1 on failure, 2 on bad usage."""
+    from dnssync.acme.hooks import describe, run_hook
+    from dnssync.acme.payload import hook_request
+    from dnssync.config import acme_hook_env
+    from dnssync.errors import InvalidInput
+
+    cfg = _acme_config(args)
+    assert cfg.acme is not None
+    env = acme_hook_env()
+    rest = args.args[1:] if args.args[:1] == ["--"] else args.args
+    try:
+        request = hook_request(
+            args.acme_action,
+            rest,
+            certbot_domain=env.certbot_domain,
+            certbot_validation=env.certbot_validation,
+        )
+    except InvalidInput as e:
+        print(f"dnssync acme {args.acme_action}: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    placement = asyncio.run(run_hook(cfg.acme, request, wait=getattr(args, "wait", None)))
+    print(describe(request, placement))
+    return EXIT_OK
+
+
+def _webhook(args: argparse.Namespace) -> int:
+    from dnssync.acme.service import run
+
+    cfg = _acme_config(args)
+    asyncio.run(run(cfg))
+    return EXIT_OK
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -15,12 +15,10 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field, replace
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from dnssync.config import TargetConfig
 from dnssync.errors import DnssyncError, DNSTimeout, InvalidInput, PrerequisiteFailed, ServerRefused
-from dnssync.http import Health
-from dnssync.metrics import Metrics
 from dnssync.model import Endpoint, ObjectRef, Plan, Policy, Skipped
 from dnssync.plan import PlanOptions, plan, split_by_zone
 from dnssync.registry import Registry, RegistryOptions
@@ -29,6 +27,10 @@ from dnssync.rfc2136.client import Client, Timeouts
 from dnssync.rfc2136.updates import describe
 from dnssync.rfc2136.zones import ZoneReader
 from dnssync.sources.annotations import SourceOptions, parse_filter
+
+if TYPE_CHECKING:  # the one-shot CLI never loads aiohttp or prometheus-client
+    from dnssync.http import Health
+    from dnssync.metrics import Metrics
 
 log = logging.getLogger(__name__)
 

@@ -119,6 +119,10 @@ class _Planner:
         self.orphans: list[Owned] = []
         self.by_name: dict[str, _Current] = defaultdict(_Current)
         self.owned_count = 0
+        #: Fix: ownership TXT names the desired records need -> the record.
+        self.txt_wanted: dict[str, RecordKey] = {}
+        #: Fix: names whose winner asked for a CNAME beside other types.
+        self.unplannable: set[str] = set()
         for key, rrset in snapshot.rrsets.items():
             if key.type not in options.managed_types:
                 continue
@@ -181,6 +185,9 @@ class _Planner:
                     self.skipped.append(
                         Skipped(e.key, resource, "a CNAME cannot stand next to other types")
                     )
+                # Fix: still wanted, so not deleted under sync (was: deleted, and
+                # with a conflict the loser took the name in the next round).
+                self.unplannable.add(name)
                 continue
             out[name] = eps
         return out
@@ -229,8 +236,15 @@ class _Planner:
                         Skipped(ep.key, resource, "differs, but the policy is create-only")
                     )
                     continue
+                ownership = self._ownership(name, type_, resource)
+                moved = ownership.name != claim.ownership.name  # legacy -> typed
+                why = self._txt_blocked(ownership.name) if moved else None
+                if why is not None:
+                    self.skipped.append(Skipped(ep.key, resource, why))
+                    blocked = True
+                    continue
                 old.append(self.owned(current, claim))
-                new.append(Owned(target, self._ownership(name, type_, resource), resource))
+                new.append(Owned(target, ownership, resource))
                 continue
             # A type we don't have at this name yet.
             conflicting = [
@@ -254,6 +268,20 @@ class _Planner:
                         ep.key, resource, "a CNAME cannot stand next to the other records there"
                     )
                 )
+                blocked = True
+                continue
+            if type_ == "CNAME" and name in self.txt_wanted:
+                # Fix: the TXT of a record this plan writes goes here; a CNAME
+                # would make that TXT (or this CNAME) fail on the server.
+                key = self.txt_wanted[name]
+                self.skipped.append(
+                    Skipped(ep.key, resource, f"the name is the ownership record name of {key}")
+                )
+                blocked = True
+                continue
+            why = self._txt_blocked(self.registry.txt_name(name, type_, zone=self.zone))
+            if why is not None:
+                self.skipped.append(Skipped(ep.key, resource, why))
                 blocked = True
                 continue
             if conflicting and policy is Policy.CREATE_ONLY:
@@ -300,6 +328,17 @@ class _Planner:
         }
         return not set(txt.values) <= leaving
 
+    def _txt_blocked(self, txt_name: str) -> str | None:
+        """Fix: why no ownership TXT can be added at ``txt_name``, if none can.
+
+        A server silently ignores a TXT added at a name holding a CNAME (RFC
+        2136 3.4.2.2): the record would be written without its ownership
+        record, and nobody's from then on.
+        """
+        if self.snapshot.get(txt_name, "CNAME") is not None:
+            return f"its ownership record name {txt_name} holds a CNAME"
+        return None
+
     def _ownership(self, name: str, type_: str, resource: str) -> Ownership:
         return self.registry.ownership(name, type_, zone=self.zone, resource=resource)
 
@@ -315,7 +354,7 @@ class _Planner:
         items = [self.owned(cur.rrsets[t], c) for t, c in sorted(cur.ours.items())]
         if not items:
             return
-        if self.options.policy is Policy.SYNC:
+        if self.options.policy is Policy.SYNC and name not in self.unplannable:
             self._emit(name, items, [])
         else:
             self.orphans.extend(items)
@@ -359,6 +398,13 @@ class _Planner:
     def run(self, desired: Iterable[Endpoint]) -> Plan:
         winners = self.winners(desired)
         for name, eps in winners.items():
+            for e in eps:
+                try:
+                    txt_name = self.registry.txt_name(name, e.type, zone=self.zone)
+                except InvalidName:
+                    continue
+                self.txt_wanted.setdefault(txt_name, e.key)
+        for name, eps in winners.items():
             self.plan_name(name, eps)
         for name in sorted(self.by_name):
             if name not in winners:
@@ -386,7 +432,9 @@ class _Planner:
             self.zone,
             changes,
             tuple(self.conflicts),
-            tuple(self.skipped),
+            # Fix: sorted, so the plan does not depend on the order of the
+            # desired endpoints (skips were reported in input order).
+            tuple(sorted(self.skipped, key=lambda s: (s.key, s.resource, s.reason))),
             tuple(self.orphans),
             refused,
         )

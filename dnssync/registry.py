@@ -345,6 +345,10 @@ class Registry:
         # Decrypting is the costly step and snapshots repeat values; the cache
         # is a pure memo (value text -> labels), bounded to keep memory flat.
         self._decoded: dict[str, dict[str, str] | None] = {}
+        # Names are pure functions of (record, type, zone); a reconcile asks
+        # for each several times, so they are memoised the same way.
+        self._names: dict[tuple[str, str, str], tuple[str | None, str | None]] = {}
+        self._typed: dict[tuple[str, str, str], str | InvalidName] = {}
 
     # --- names ---
 
@@ -354,6 +358,20 @@ class Registry:
         Raises :class:`InvalidName` when ``name`` is outside ``zone`` or the
         result is not a valid DNS name (a label over 63 octets, say).
         """
+        memo = self._typed.get((name, type_, zone))
+        if memo is None:
+            try:
+                memo = self._typed_name(name, type_, zone)
+            except InvalidName as e:
+                memo = e
+            if len(self._typed) >= _CACHE_LIMIT:
+                self._typed.clear()
+            self._typed[(name, type_, zone)] = memo
+        if isinstance(memo, InvalidName):
+            raise memo
+        return memo
+
+    def _typed_name(self, name: str, type_: str, zone: str) -> str:
         name, zone, rtype = self._canonical(name, zone, type_)
         external = self._map(name, rtype)
         if name == zone and not _strictly_inside(external, zone):
@@ -454,19 +472,36 @@ class Registry:
         Legacy claims are read only where external-dns reads them: not for
         AAAA, and only at a name its parser does not take for a typed one.
         """
-        name, zone, rtype = self._canonical(name, snapshot.zone, type_)
+        typed, legacy = self._claim_names(name, snapshot.zone, type_)
+        found = [] if typed is None else self._claims_at(snapshot, typed, legacy=False)
+        if legacy is not None:
+            found.extend(self._claims_at(snapshot, legacy, legacy=True))
+        return found
+
+    def _claim_names(self, name: str, zone: str, type_: str) -> tuple[str | None, str | None]:
+        """Where claims for a record may stand: its typed and legacy names."""
+        memo = self._names.get((name, type_, zone))
+        if memo is not None:
+            return memo
+        cname, czone, rtype = self._canonical(name, zone, type_)
         try:
-            typed = self.txt_name(name, rtype, zone=zone)
+            typed: str | None = self.txt_name(cname, rtype, zone=czone)
         except InvalidName:
             # The ownership name would be no valid DNS name (a 63-octet first
             # label): nobody can have written it, so there is nothing to read.
             typed = None
-        found = [] if typed is None else self._claims_at(snapshot, typed, legacy=False)
+        legacy = None
         if rtype != "AAAA":
-            legacy = self.legacy_txt_name(name, zone=zone)
-            if legacy is not None and self.parse_txt_name(legacy) == (self._replaced(name), ""):
-                found.extend(self._claims_at(snapshot, legacy, legacy=True))
-        return found
+            candidate = self.legacy_txt_name(cname, zone=czone)
+            if candidate is not None and self.parse_txt_name(candidate) == (
+                self._replaced(cname),
+                "",
+            ):
+                legacy = candidate
+        if len(self._names) >= _CACHE_LIMIT:
+            self._names.clear()
+        self._names[(name, type_, zone)] = (typed, legacy)
+        return typed, legacy
 
     def effective(self, claims: list[Claim]) -> list[Claim]:
         """The claims external-dns decides ownership on: typed ones if any, else legacy ones."""

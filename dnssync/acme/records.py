@@ -9,8 +9,9 @@ author.  So every value dnssync presents travels, in the same UPDATE message
 (atomic on the server), with a *marker*: one TXT record at the sibling name
 ``_dnssync-acme.<record>`` whose text names the owner id and the exact value::
 
-    _acme-challenge.www.example.com.                TXT "Xy3...43 chars"
-    _dnssync-acme._acme-challenge.www.example.com.  TXT "heritage=dnssync,dnssync/owner=prod,dnssync/value=Xy3..."
+    _acme-challenge.www.example.com.               TXT "Xy3..."
+    _dnssync-acme._acme-challenge.www.example.com. TXT
+                  "heritage=dnssync,dnssync/owner=prod,dnssync/value=Xy3..."
 
 A value is dnssync's only while a marker with our owner id names it.  The
 marker text is a pure function of (owner, value), so clean-up deletes exactly
@@ -257,4 +258,3 @@ class StaleTracker:
 def txt_text(strings: Iterable[bytes]) -> str:
     """A TXT rdata's character-strings joined into one text (as written)."""
     return b"".join(strings).decode("utf-8", "surrogateescape")
-

@@ -12,6 +12,7 @@ the outcome unknown, so the caller re-reads the zone before planning again.
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -65,7 +66,7 @@ async def apply(
 
     async def send(batch: list[Change]) -> None:
         nonlocal refusals
-        msg = updates.build(batch, zone)
+        msg = updates.encode(batch, zone, msg_id=secrets.randbits(16))
         result.messages += 1
         try:
             await client.update(msg, zone, what=f"UPDATE of {len(batch)} change(s)")

@@ -26,7 +26,9 @@ import dns.exception
 import dns.message
 import dns.name
 import dns.rcode
+import dns.rdataclass
 import dns.rdatatype
+import dns.rdtypes.ANY.TSIG
 import dns.tsig
 import dns.update
 import tenacity
@@ -165,13 +167,14 @@ class Client:
         except OSError as e:
             raise self._error(ConnectionFailed, f"connection failed: {e}", zone) from None
 
-    def _verify(self, query: dns.message.Message, answer: bytes, zone: str) -> dns.message.Message:
+    def _verify(self, msg_id: int, mac: bytes, answer: bytes, zone: str) -> dns.message.Message:
         """Check the answer's TSIG and rcode; translate what is wrong."""
         if len(answer) < 12:
             raise self._error(MalformedResponse, "answer shorter than a DNS header", zone)
         rcode = answer[3] & 0xF
+        keyring = self.key if self.key is not None else False
         try:
-            msg = dns.message.from_wire(answer, keyring=query.keyring, request_mac=query.mac)
+            msg = dns.message.from_wire(answer, keyring=keyring, request_mac=mac)
         except tuple(_TSIG_ERRORS) as e:
             code = _TSIG_ERRORS[type(e)]
             raise TSIGFailure(
@@ -203,7 +206,7 @@ class Client:
             raise self._error(MalformedResponse, f"malformed answer: {e}", zone) from None
         except dns.exception.DNSException as e:
             raise self._error(MalformedResponse, f"malformed answer: {e}", zone) from None
-        if msg.id != query.id:
+        if msg.id != msg_id:
             raise self._error(MalformedResponse, "answer id does not match the query", zone)
         return msg
 
@@ -391,17 +394,48 @@ class Client:
 
     # --- updates ---------------------------------------------------------
 
+    def sign(self, wire: bytes) -> tuple[bytes, bytes]:
+        """Append a TSIG record to an unsigned message; return it and its MAC."""
+        if self.key is None:
+            return wire, b""
+        key = self.key
+        msg_id = int.from_bytes(wire[:2], "big")
+        tsig = dns.rdtypes.ANY.TSIG.TSIG(
+            dns.rdataclass.ANY, dns.rdatatype.TSIG, key.algorithm, 0, 300, b"", msg_id, 0, b""
+        )
+        signed, _ = dns.tsig.sign(wire, key, tsig, int(time.time()), b"")
+        rdata = signed.to_digestable()
+        owner = key.name.to_digestable()
+        arcount = int.from_bytes(wire[10:12], "big") + 1
+        out = (
+            wire[:10]
+            + arcount.to_bytes(2, "big")
+            + wire[12:]
+            + owner
+            + struct.pack("!HHIH", dns.rdatatype.TSIG, dns.rdataclass.ANY, 0, len(rdata))
+            + rdata
+        )
+        return out, signed.mac
+
     async def update(
-        self, msg: dns.update.UpdateMessage, zone: str, *, what: str = "UPDATE"
+        self, msg: dns.update.UpdateMessage | bytes, zone: str, *, what: str = "UPDATE"
     ) -> None:
         """Send one UPDATE over TCP; raises the translated error on any failure.
 
+        ``msg`` is a dnspython message or the unsigned wire form of one
+        (:func:`dnssync.rfc2136.updates.encode`); either is signed here.
         A connection that could not be opened is retried (nothing was sent);
         a timeout after sending raises :class:`DNSTimeout`: the outcome is
         unknown, and the caller must re-read the zone before trying again.
         """
-        self._sign(msg)
-        data = msg.to_wire()
+        if isinstance(msg, bytes):
+            data, mac = self.sign(msg)
+            msg_id = int.from_bytes(msg[:2], "big")
+        else:
+            self._sign(msg)
+            data = msg.to_wire()
+            mac = msg.mac or b""
+            msg_id = msg.id
         conn = await self._retry(lambda: self._connect(zone))
         reader, writer = conn
         try:
@@ -419,5 +453,5 @@ class Client:
             writer.close()
             with contextlib.suppress(OSError):
                 await writer.wait_closed()
-        reply = self._verify(msg, answer, zone)
+        reply = self._verify(msg_id, mac, answer, zone)
         self._raise_rcode(reply.rcode(), zone, what)

@@ -1,0 +1,648 @@
+"""The ACME DNS-01 solver: present and clean up one TXT value over RFC 2136.
+
+One :class:`Solver` serves the webhook, the Challenge watcher and the CLI
+hooks alike.  *Present* adds one value at the record (TTL 60 by default) and
+is idempotent; *clean-up* removes exactly that value and succeeds when it is
+already gone, so apex and wildcard values coexist at one name.  Each write
+is one UPDATE carrying the value and its ownership marker (records.py), with
+the prerequisite "no CNAME at the record".
+
+Where a record goes:
+
+1. the configured zones, longest label-aware suffix match;
+2. else each server configured without zones is asked: SOA queries walk up
+   the labels until the server answers authoritatively (never guessed from
+   the name's text);
+3. a CNAME at the record (``_acme-challenge`` delegated elsewhere) shows up
+   as YXRRSET on the guarded UPDATE; the solver asks the server for it and
+   writes at the target instead, wherever the target's zone is.  A name in no
+   zone we serve is looked up in ``acme.resolvers`` (if any) for such a CNAME.
+
+After the server accepts an UPDATE the solver queries the primary and
+reports success only when the change is served; optionally it waits until
+every listed authoritative server serves it.  Errors are those of
+:mod:`dnssync.errors`, raised by the RFC 2136 client (rcode, TSIG error) or
+here at the query edge; texts name the key, never its secret.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import socket
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from typing import TypeVar
+
+import dns.asyncquery
+import dns.asyncresolver
+import dns.exception
+import dns.flags
+import dns.message
+import dns.nameserver
+import dns.rcode
+import dns.rdatatype
+import dns.resolver
+import dns.tsig
+import dns.update
+import tenacity
+
+from dnssync.acme import records
+from dnssync.acme.payload import SolverOptions
+from dnssync.acme.records import Held
+from dnssync.config import AcmeConfig, AcmeServerConfig
+from dnssync.errors import (
+    ConnectionFailed,
+    DNSError,
+    DNSTimeout,
+    InvalidInput,
+    InvalidName,
+    MalformedResponse,
+    PrerequisiteFailed,
+    ServerFailure,
+    ServerRefused,
+    TSIGFailure,
+)
+from dnssync.names import from_dns, in_zone, to_dns, zone_for
+from dnssync.rfc2136.client import Client, Timeouts, rcode_name
+from dnssync.rfc2136.zones import ZoneReader
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+MAX_HOPS = 8  # CNAMEs followed before giving up (loops, long chains)
+ZONE_CACHE_SECONDS = 300.0  # zone cuts found by SOA queries change rarely
+_VERIFY_WAIT = 2.0
+NO_OPTIONS = SolverOptions()  # how long the primary may take to serve an accepted UPDATE
+
+_TSIG_ERRORS = {
+    dns.tsig.PeerBadKey: "BADKEY",
+    dns.tsig.PeerBadSignature: "BADSIG",
+    dns.tsig.PeerBadTime: "BADTIME",
+    dns.tsig.PeerBadTruncation: "BADTRUNC",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """Where a value lives: configured server, zone, and the record after CNAMEs."""
+
+    server: str
+    zone: str
+    record: str
+
+
+class _NotYet(Exception):
+    """The primary does not serve the change yet (retried briefly)."""
+
+
+async def _retrying(attempts: int, what: Callable[[], Awaitable[T]]) -> T:
+    retrying = tenacity.AsyncRetrying(
+        stop=tenacity.stop_after_attempt(attempts),
+        wait=tenacity.wait_exponential_jitter(multiplier=0.05, max=1.0, jitter=0.05),
+        retry=tenacity.retry_if_exception(lambda e: isinstance(e, DNSError) and e.retryable),
+        reraise=True,
+    )
+    async for attempt in retrying:
+        with attempt:
+            return await what()
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+async def query(
+    host: str,
+    port: int,
+    qname: str,
+    rdtype: dns.rdatatype.RdataType,
+    *,
+    key: dns.tsig.Key | None,
+    timeouts: Timeouts,
+    label: str,
+    zone: str = "",
+    recursion: bool = False,
+) -> dns.message.Message:
+    """One query (UDP, TCP on truncation), TSIG-signed when ``key`` is set.
+
+    Foreign exceptions become :mod:`dnssync.errors`; the rcode is left to the
+    caller (NXDOMAIN is an answer here, not an error).
+    """
+
+    async def once() -> dns.message.Message:
+        q = dns.message.make_query(to_dns(qname), rdtype)
+        if not recursion:
+            q.flags &= ~dns.flags.RD
+        if key is not None:
+            q.use_tsig(key)
+        try:
+            answer, _ = await dns.asyncquery.udp_with_fallback(
+                q, host, timeout=timeouts.query, port=port
+            )
+        except dns.exception.Timeout:
+            raise DNSTimeout(
+                f"{rdtype.name} query for {qname} timed out", server=label, zone=zone
+            ) from None
+        except tuple(_TSIG_ERRORS) as e:
+            code = _TSIG_ERRORS[type(e)]
+            raise TSIGFailure(
+                f"{rdtype.name} query for {qname}: NOTAUTH/{code}",
+                rcode="NOTAUTH",
+                tsig_error=code,
+                server=label,
+                zone=zone,
+            ) from None
+        except (dns.message.UnknownTSIGKey, dns.tsig.BadSignature, dns.tsig.BadTime) as e:
+            raise TSIGFailure(
+                f"{rdtype.name} query for {qname}: the answer's TSIG did not verify "
+                f"({type(e).__name__})",
+                rcode="",
+                tsig_error="BADSIG",
+                server=label,
+                zone=zone,
+            ) from None
+        except dns.exception.FormError as e:
+            if key is not None:
+                raise TSIGFailure(
+                    f"{rdtype.name} query for {qname}: unsigned or malformed answer: "
+                    "the server did not accept our key?",
+                    rcode="",
+                    tsig_error="UNSIGNED",
+                    server=label,
+                    zone=zone,
+                ) from None
+            raise MalformedResponse(
+                f"{rdtype.name} query for {qname}: malformed answer ({e})", server=label, zone=zone
+            ) from None
+        except dns.exception.DNSException as e:
+            raise MalformedResponse(
+                f"{rdtype.name} query for {qname} failed: {type(e).__name__}",
+                server=label,
+                zone=zone,
+            ) from None
+        except OSError as e:
+            raise ConnectionFailed(
+                f"{rdtype.name} query for {qname} failed: {e.strerror or e}",
+                server=label,
+                zone=zone,
+            ) from None
+        return answer
+
+    return await _retrying(timeouts.attempts, once)
+
+
+def _rcode_error(msg: dns.message.Message, what: str, label: str, zone: str) -> None:
+    rcode = msg.rcode()
+    if rcode in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
+        return
+    name = rcode_name(rcode)
+    cls = ServerFailure if rcode == dns.rcode.SERVFAIL else ServerRefused
+    raise cls(f"{what}: {name}", rcode=name, server=label, zone=zone)
+
+
+def _txt_values(msg: dns.message.Message, qname: str) -> frozenset[str]:
+    out: set[str] = set()
+    for rrset in msg.answer:
+        if rrset.rdtype == dns.rdatatype.TXT and from_dns(rrset.name) == qname:
+            out.update(records.txt_text(rd.strings) for rd in rrset)
+    return frozenset(out)
+
+
+class _Server:
+    """One configured primary: its RFC 2136 client and the queries we ask it."""
+
+    def __init__(self, cfg: AcmeServerConfig, timeouts: Timeouts) -> None:
+        self.cfg = cfg
+        self.name = cfg.name
+        self.key = cfg.key.tsig() if cfg.key is not None else None
+        self.timeouts = timeouts
+        self.client = Client(cfg.server.host, cfg.server.port, key=self.key, timeouts=timeouts)
+        self.label = self.client.label
+
+    async def query(
+        self, qname: str, rdtype: dns.rdatatype.RdataType, zone: str = ""
+    ) -> dns.message.Message:
+        return await query(
+            self.cfg.server.host,
+            self.cfg.server.port,
+            qname,
+            rdtype,
+            key=self.key,
+            timeouts=self.timeouts,
+            label=self.label,
+            zone=zone,
+        )
+
+    async def txt(self, qname: str, zone: str) -> frozenset[str]:
+        msg = await self.query(qname, dns.rdatatype.TXT, zone)
+        _rcode_error(msg, f"TXT query for {qname}", self.label, zone)
+        return _txt_values(msg, qname)
+
+    async def cname(self, qname: str, zone: str) -> str | None:
+        msg = await self.query(qname, dns.rdatatype.CNAME, zone)
+        _rcode_error(msg, f"CNAME query for {qname}", self.label, zone)
+        for rrset in msg.answer:
+            if rrset.rdtype == dns.rdatatype.CNAME and from_dns(rrset.name) == qname:
+                return from_dns(rrset[0].target)
+        return None
+
+    async def find_zone(self, record: str) -> str | None:
+        """Ask this server for an SOA at each label, bottom up; the first
+        authoritative answer names the zone.  Non-authoritative answers,
+        REFUSED and NOTAUTH mean "not a zone here": go one label up."""
+        labels = record.split(".")
+        for i in range(len(labels)):
+            candidate = ".".join(labels[i:])
+            msg = await self.query(candidate, dns.rdatatype.SOA, candidate)
+            if msg.rcode() not in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
+                continue
+            if not msg.flags & dns.flags.AA:
+                continue
+            for rrset in msg.answer:
+                if rrset.rdtype == dns.rdatatype.SOA and from_dns(rrset.name) == candidate:
+                    return candidate
+            for rrset in msg.authority:
+                if rrset.rdtype == dns.rdatatype.SOA:
+                    apex = from_dns(rrset.name)
+                    if in_zone(candidate, apex):
+                        return apex
+        return None
+
+
+class Solver:
+    """Presents and cleans up ACME TXT values on the configured servers."""
+
+    def __init__(
+        self,
+        cfg: AcmeConfig,
+        *,
+        timeouts: Timeouts | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.cfg = cfg
+        #: The owner id our markers carry; None when markers are off.
+        self.owner = cfg.owner_id if cfg.markers else None
+        self._clock = clock
+        self._servers = {
+            s.name: _Server(s, timeouts or Timeouts(query=s.server.timeout)) for s in cfg.servers
+        }
+        self._zones: dict[tuple[str, str], tuple[str, float]] = {}
+        self._readers: dict[tuple[str, str], ZoneReader] = {}
+        #: Values this process presented and has not cleaned up: the
+        #: watcher's knowledge of what we wrote when markers are off.
+        self.written: dict[tuple[str, str], Placement] = {}
+
+    # --- public ----------------------------------------------------------
+
+    @property
+    def ttl(self) -> int:
+        return self.cfg.ttl
+
+    def server_names(self) -> tuple[str, ...]:
+        return tuple(self._servers)
+
+    def configured_zones(self) -> dict[str, str]:
+        """zone -> server name, for the zones named in the configuration."""
+        return {z: s.name for s in self._servers.values() for z in s.cfg.zones}
+
+    async def present(
+        self,
+        record: str,
+        value: str,
+        *,
+        options: SolverOptions = NO_OPTIONS,
+        wait: bool | None = None,
+    ) -> Placement:
+        """Add ``value`` at ``record``; return once the primary serves it."""
+        records.check_value(value)
+        ttl = options.ttl or self.cfg.ttl
+        placement = await self._write(
+            record,
+            options,
+            lambda p: records.present_message(p.zone, p.record, value, ttl, owner=self.owner),
+            "present",
+        )
+        self.written[(placement.record, value)] = placement
+        if self.cfg.verify:
+            await self._verify(placement, value, served=True)
+        if self.cfg.propagation.wait if wait is None else wait:
+            await self._propagate(placement, value)
+        log.info(
+            "presented a value at %s (zone %s, server %s)",
+            placement.record,
+            placement.zone,
+            placement.server,
+        )
+        return placement
+
+    async def cleanup(
+        self, record: str, value: str, *, options: SolverOptions = NO_OPTIONS
+    ) -> Placement:
+        """Remove exactly ``value`` at ``record``; fine when already gone."""
+        records.check_value(value)
+        placement = await self._write(
+            record,
+            options,
+            lambda p: records.cleanup_message(p.zone, p.record, value, owner=self.owner),
+            "clean-up",
+        )
+        self.written.pop((placement.record, value), None)
+        if self.cfg.verify:
+            await self._verify(placement, value, served=False)
+        log.info(
+            "cleaned up a value at %s (zone %s, server %s)",
+            placement.record,
+            placement.zone,
+            placement.server,
+        )
+        return placement
+
+    async def locate(self, record: str, *, options: SolverOptions = NO_OPTIONS) -> Placement:
+        """The server and zone for ``record`` (CNAMEs in foreign zones followed)."""
+        return await self._locate(record, options, origin=record)
+
+    async def _locate(self, record: str, options: SolverOptions, *, origin: str) -> Placement:
+        seen = {record}
+        name = record
+        for _ in range(MAX_HOPS):
+            placement = await self._zone_of(name, options)
+            if placement is not None:
+                return placement
+            target = await self._foreign_cname(name)
+            if target is None:
+                break
+            if target in seen:
+                raise InvalidName(f"CNAME loop at {origin}")
+            seen.add(target)
+            name = target
+        zones = ", ".join(sorted(self._candidate_zones(options))) or "none"
+        via = f" (reached through CNAMEs from {origin})" if name != origin else ""
+        raise InvalidName(
+            f"{name}{via} is outside every zone of the configured servers (configured zones: "
+            f"{zones})" + ("" if self.cfg.resolvers else "; set acme.resolvers to follow a CNAME")
+        )
+
+    async def resolve(self, record: str, *, options: SolverOptions = NO_OPTIONS) -> Placement:
+        """Like :meth:`locate`, and also through CNAMEs inside our zones.
+
+        Costs a CNAME query per hop; the write path learns about such CNAMEs
+        from the UPDATE's prerequisite instead, for free.
+        """
+        placement = await self.locate(record, options=options)
+        seen = {placement.record}
+        for _ in range(MAX_HOPS):
+            server = self._servers[placement.server]
+            target = await server.cname(placement.record, placement.zone)
+            if target is None:
+                return placement
+            if target in seen:
+                raise InvalidName(f"CNAME loop at {record}")
+            seen.add(target)
+            placement = await self._locate(target, options, origin=record)
+        raise InvalidName(f"more than {MAX_HOPS} CNAMEs from {record}")
+
+    async def marked_records(self) -> list[Placement]:
+        """Records in the configured zones where markers of ours exist.
+
+        Reads each zone through a cached :class:`ZoneReader` (SOA first; a
+        transfer only when the serial moved): the key must be allowed AXFR.
+        """
+        if self.owner is None:
+            return []
+        out: list[Placement] = []
+        prefix = records.MARKER_LABEL + "."
+        for server in self._servers.values():
+            for zone in server.cfg.zones:
+                reader = self._readers.get((server.name, zone))
+                if reader is None:
+                    reader = self._readers[(server.name, zone)] = ZoneReader(server.client, zone)
+                snapshot = (await reader.read()).snapshot
+                for key, rrset in snapshot.rrsets.items():
+                    if key.type != "TXT" or not key.name.startswith(prefix):
+                        continue
+                    if records.owned_values(rrset.values, self.owner):
+                        out.append(Placement(server.name, zone, key.name[len(prefix) :]))
+        return out
+
+    async def held(self, placement: Placement) -> Held:
+        """The TXT values and marker texts the primary has at the record."""
+        server = self._servers[placement.server]
+        if self.owner is None:
+            values = await server.txt(placement.record, placement.zone)
+            return Held(placement.record, values, frozenset())
+        values, markers = await asyncio.gather(
+            server.txt(placement.record, placement.zone),
+            server.txt(records.marker_name(placement.record), placement.zone),
+        )
+        return Held(placement.record, values, markers)
+
+    async def remove_stale(
+        self, placement: Placement, values: Iterable[str], *, markers_read: Iterable[str]
+    ) -> bool:
+        """Remove values our markers name, if the markers are still as read.
+
+        Returns False (nothing removed) when a concurrent writer changed them.
+        """
+        if self.owner is None:
+            raise InvalidInput("stale values can only be proven ours with acme.markers on")
+        msg = records.stale_message(
+            placement.zone,
+            placement.record,
+            values,
+            owner=self.owner,
+            markers_read=markers_read,
+        )
+        server = self._servers[placement.server]
+        try:
+            await server.client.update(
+                msg, placement.zone, what=f"stale clean-up at {placement.record}"
+            )
+        except PrerequisiteFailed:
+            return False
+        for value in values:
+            self.written.pop((placement.record, value), None)
+        return True
+
+    async def remove_unmarked(self, placement: Placement, value: str) -> None:
+        """Remove a value this process wrote (markers off: the journal is the proof)."""
+        if (placement.record, value) not in self.written:
+            raise InvalidInput(f"value at {placement.record} was not written by this process")
+        await self.cleanup(placement.record, value)
+
+    # --- internals -------------------------------------------------------
+
+    def _candidates(self, options: SolverOptions) -> list[_Server]:
+        if options.server is None:
+            return list(self._servers.values())
+        server = self._servers.get(options.server)
+        if server is None:
+            known = ", ".join(sorted(self._servers))
+            raise InvalidInput(
+                f"config.server {options.server!r} is not configured (known: {known})"
+            )
+        return [server]
+
+    def _candidate_zones(self, options: SolverOptions) -> set[str]:
+        return {z for s in self._candidates(options) for z in s.cfg.zones}
+
+    async def _zone_of(self, record: str, options: SolverOptions) -> Placement | None:
+        candidates = self._candidates(options)
+        by_zone = {z: s for s in candidates for z in s.cfg.zones}
+        zone = zone_for(record, by_zone)
+        if zone is not None:
+            return Placement(by_zone[zone].name, zone, record)
+        for server in candidates:
+            if server.cfg.zones:
+                continue
+            found = await self._discover(server, record)
+            if found is not None:
+                return Placement(server.name, found, record)
+        return None
+
+    async def _discover(self, server: _Server, record: str) -> str | None:
+        now = self._clock()
+        cached = self._zones.get((server.name, record))
+        if cached is not None and cached[1] > now:
+            return cached[0]
+        zone = await server.find_zone(record)
+        if zone is not None:
+            self._zones[(server.name, record)] = (zone, now + ZONE_CACHE_SECONDS)
+        return zone
+
+    async def _write(
+        self,
+        record: str,
+        options: SolverOptions,
+        build: Callable[[Placement], dns.update.UpdateMessage],
+        what: str,
+    ) -> Placement:
+        placement = await self.locate(record, options=options)
+        seen = {placement.record}
+        for _ in range(MAX_HOPS):
+            server = self._servers[placement.server]
+            try:
+                await server.client.update(
+                    build(placement), placement.zone, what=f"{what} at {placement.record}"
+                )
+                return placement
+            except PrerequisiteFailed as e:
+                if e.rcode != "YXRRSET":
+                    raise
+            # A CNAME sits at the record: write where it points.
+            target = await server.cname(placement.record, placement.zone)
+            if target is None:
+                continue  # the CNAME went away meanwhile: try again
+            if target in seen:
+                raise InvalidName(f"CNAME loop at {record}")
+            seen.add(target)
+            log.info("%s: %s is a CNAME to %s; following it", what, placement.record, target)
+            placement = await self._locate(target, options, origin=record)
+        raise InvalidName(f"more than {MAX_HOPS} CNAMEs from {record}")
+
+    async def _verify(self, placement: Placement, value: str, *, served: bool) -> None:
+        server = self._servers[placement.server]
+        deadline = self._clock() + _VERIFY_WAIT
+        delay = 0.02
+        while True:
+            values = await server.txt(placement.record, placement.zone)
+            if (value in values) == served:
+                return
+            if self._clock() >= deadline:
+                state = "does not serve the value" if served else "still serves the value"
+                raise DNSError(
+                    f"the primary {state} at {placement.record} after accepting the UPDATE",
+                    server=server.label,
+                    zone=placement.zone,
+                )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.5)
+
+    async def _propagate(self, placement: Placement, value: str) -> None:
+        """Wait until every listed authoritative server serves ``value``."""
+        server = self._servers[placement.server]
+        addresses = server.cfg.nameserver_addresses()
+        if not addresses:
+            return
+        prop = self.cfg.propagation
+        lagging = {f"{h}:{p}" for h, p in addresses}
+        last_error: dict[str, str] = {}
+
+        async def one(host: str, port: int) -> None:
+            name = f"{host}:{port}"
+            while True:
+                try:
+                    ip = await _address(host, port)
+                    msg = await query(
+                        ip,
+                        port,
+                        placement.record,
+                        dns.rdatatype.TXT,
+                        key=None,
+                        timeouts=Timeouts(query=min(prop.interval * 2, 3.0), attempts=1),
+                        label=f"nameserver {name}",
+                        zone=placement.zone,
+                    )
+                    if value in _txt_values(msg, placement.record):
+                        lagging.discard(name)
+                        return
+                except DNSError as e:
+                    last_error[name] = e.detail
+                await asyncio.sleep(prop.interval)
+
+        try:
+            async with asyncio.timeout(prop.timeout):
+                async with asyncio.TaskGroup() as tg:
+                    for host, port in addresses:
+                        tg.create_task(one(host, port))
+        except TimeoutError:
+            names = ", ".join(
+                f"{n} ({last_error[n]})" if n in last_error else n for n in sorted(lagging)
+            )
+            raise DNSTimeout(
+                f"the value at {placement.record} is not served by {names} "
+                f"within {prop.timeout:g} s",
+                zone=placement.zone,
+            ) from None
+
+    async def _foreign_cname(self, name: str) -> str | None:
+        """A CNAME at ``name`` from the configured resolvers (names in no zone of ours)."""
+        if not self.cfg.resolvers:
+            return None
+        system = "system" in self.cfg.resolvers
+        resolver = dns.asyncresolver.Resolver(configure=system)
+        if not system:
+            resolver.nameservers = [
+                dns.nameserver.Do53Nameserver(host, port)
+                for host, port in self.cfg.resolver_addresses()
+            ]
+        resolver.lifetime = 5.0
+        try:
+            answer = await resolver.resolve(name, "CNAME", raise_on_no_answer=False)
+        except dns.resolver.NXDOMAIN:
+            return None
+        except (dns.resolver.LifetimeTimeout, dns.exception.Timeout):
+            raise DNSTimeout(f"CNAME lookup of {name} timed out", server="resolvers") from None
+        except dns.exception.DNSException as e:
+            raise ConnectionFailed(
+                f"CNAME lookup of {name} failed: {type(e).__name__}", server="resolvers"
+            ) from None
+        for rrset in answer.response.answer:
+            if rrset.rdtype == dns.rdatatype.CNAME and from_dns(rrset.name) == name:
+                return from_dns(rrset[0].target)
+        return None
+
+
+async def _address(host: str, port: int) -> str:
+    """An IP for ``host`` (nameservers may be given by name)."""
+    try:
+        ipaddress.ip_address(host)
+        return host
+    except ValueError:
+        pass
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(
+            host, port, type=socket.SOCK_DGRAM, proto=socket.IPPROTO_UDP
+        )
+    except OSError as e:
+        raise ConnectionFailed(f"cannot resolve nameserver {host}: {e}") from None
+    return str(infos[0][4][0])
