@@ -1,0 +1,109 @@
+"""Shared pytest fixtures. The DNS server fixtures run real daemons (see tests/dnsservers.py).
+
+- `bind_server`, `knot_server`, `pdns_server`: one server each per session, started the
+  first time a test asks for it, closed at session end.
+- `dns_server`: the same servers, parametrized over bind/knot/pdns.
+- `zone`: a fresh zone `z<N>.test` on `dns_server` (a `ZoneUnderTest`); `zone_name` is
+  its name.
+- `skewed_bind`: a BIND whose clock runs two hours ahead, serving "skew.test".
+
+A missing daemon fails the test with an install hint; nothing is ever skipped.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+
+import pytest
+
+from tests.dnsservers import (
+    BindServer,
+    DNSServer,
+    DNSServerError,
+    KnotServer,
+    PdnsServer,
+    ZoneUnderTest,
+    start_server,
+)
+
+DNS_KINDS = ("bind", "knot", "pdns")
+SKEW_ZONE = "skew.test"
+
+# Zone names are unique per session across all servers, so a name in a failure message
+# points at exactly one zone.
+_zone_numbers = itertools.count(1)
+
+
+def _start(kind: str, *, faketime: str | None = None, zone: str | None = None) -> DNSServer:
+    try:
+        server = start_server(kind, faketime=faketime)
+        if zone is not None:
+            try:
+                server.add_zone(zone)
+            except BaseException:
+                server.close()
+                raise
+    except DNSServerError as exc:
+        message = str(exc)
+    else:
+        return server
+    # pytest.fail, not skip: a machine without the daemons must not pass silently.
+    pytest.fail(message, pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def bind_server() -> Iterator[BindServer]:
+    """BIND 9.18 on a free loopback port."""
+    server = _start("bind")
+    assert isinstance(server, BindServer)
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="session")
+def knot_server() -> Iterator[KnotServer]:
+    """Knot DNS 3.2 on a free loopback port."""
+    server = _start("knot")
+    assert isinstance(server, KnotServer)
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="session")
+def pdns_server() -> Iterator[PdnsServer]:
+    """PowerDNS 4.7 (gsqlite3) on a free loopback port."""
+    server = _start("pdns")
+    assert isinstance(server, PdnsServer)
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="session", params=DNS_KINDS, ids=DNS_KINDS)
+def dns_server(request: pytest.FixtureRequest) -> DNSServer:
+    """Each of the three servers in turn (started lazily through its own fixture)."""
+    server = request.getfixturevalue(f"{request.param}_server")
+    assert isinstance(server, DNSServer)
+    return server
+
+
+@pytest.fixture
+def zone(dns_server: DNSServer) -> ZoneUnderTest:
+    """A fresh zone z<N>.test on `dns_server` that `dns_server.key` may update and transfer."""
+    name = f"z{next(_zone_numbers)}.test"
+    dns_server.add_zone(name)
+    return ZoneUnderTest(dns_server, name)
+
+
+@pytest.fixture
+def zone_name(zone: ZoneUnderTest) -> str:
+    """The name of the `zone` fixture's zone, without trailing dot."""
+    return zone.name
+
+
+@pytest.fixture(scope="session")
+def skewed_bind() -> Iterator[DNSServer]:
+    """BIND with its wall clock two hours ahead (libfaketime): signed requests get BADTIME."""
+    server = _start("bind", faketime="+2h", zone=SKEW_ZONE)
+    yield server
+    server.close()
