@@ -115,6 +115,8 @@ class Target:
             max_change_ratio=cfg.max_change_ratio,
         )
         self.source_options = source_options(cfg)
+        # The last pass that found nothing to do: inputs version, serials, result.
+        self._idle: tuple[int, dict[str, int], TargetResult] | None = None
 
     async def reconcile(
         self,
@@ -123,6 +125,7 @@ class Target:
         apply: bool,
         force: bool = False,
         complete: bool = True,
+        version: int | None = None,
         progress: Callable[[int], None] | None = None,
     ) -> TargetResult:
         """Plan every zone of the target and, if ``apply``, carry the plans out.
@@ -130,8 +133,14 @@ class Target:
         ``complete=False`` says some sources failed to convert (a broken
         manifest, a bad annotation): their records are missing from
         ``endpoints`` by accident, not by intent, so nothing is deleted in
-        this pass, whatever the policy.
+        this pass, whatever the policy.  ``version`` identifies the inputs:
+        when neither they nor any zone's serial changed since a pass that
+        found nothing to do, this pass costs one SOA query per zone.
         """
+        if version is not None and not force:
+            idle = await self._still_idle(version)
+            if idle is not None:
+                return idle
         by_zone, outside = split_by_zone(endpoints, self.cfg.zones)
         result = TargetResult(
             self.name,
@@ -156,7 +165,25 @@ class Target:
             except DnssyncError as e:
                 log.error("target %s zone %s: %s", self.name, zone, e)
                 zr.error = e
+        quiet = result.ok and not result.pending and all(z.plan for z in result.zones)
+        self._idle = None
+        if version is not None and quiet:
+            serials = {z: r.cached.serial for z, r in self.readers.items() if r.cached}
+            if len(serials) == len(self.readers):
+                self._idle = (version, serials, result)
         return result
+
+    async def _still_idle(self, version: int) -> TargetResult | None:
+        if self._idle is None or self._idle[0] != version:
+            return None
+        _, serials, last = self._idle
+        for zone, reader in self.readers.items():
+            read = await reader.read()
+            if read.transfer != "none" or read.snapshot.serial != serials[zone]:
+                return None
+        for zr in last.zones:
+            zr.transfer = "none"
+        return last
 
     async def _zone(
         self,
@@ -198,6 +225,11 @@ class EndpointFeed(Protocol):
     def endpoints(self) -> list[Endpoint]: ...
 
     def errors(self) -> list[InvalidInput]: ...
+
+    @property
+    def version(self) -> int:
+        """Changes whenever endpoints() or errors() may have."""
+        ...
 
     async def wait(self, timeout: float | None = None) -> set[ObjectRef]: ...
 
@@ -295,7 +327,7 @@ class Loop:
         started = self.clock()
         try:
             result = await self.target.reconcile(
-                self.feed.endpoints(), apply=leader, complete=not errors
+                self.feed.endpoints(), apply=leader, complete=not errors, version=self.feed.version
             )
         except DnssyncError as e:  # a target-wide failure (e.g. bad key)
             self.failures += 1
@@ -333,18 +365,8 @@ class Loop:
                 m.conflicts.labels(*labels).set(len(p.conflicts))
                 m.skipped.labels(*labels).set(len(p.skipped))
                 m.orphans.labels(*labels).set(len(p.orphans))
-                reader = self.target.readers[zr.zone]
-                snapshot = reader.cached
-                if snapshot is not None:
-                    owned = sum(
-                        1
-                        for key in snapshot.rrsets
-                        if key.type != "TXT"
-                        and self.target.registry.owns(
-                            self.target.registry.claims(snapshot, key.name, key.type)
-                        )
-                    )
-                    m.records_owned.labels(*labels).set(owned)
+                m.records_owned.labels(*labels).set(p.owned)
+                m.records_desired.labels(*labels).set(p.desired)
             if zr.applied is not None:
                 for change in zr.applied.applied:
                     m.changes.labels(*labels, change.action.value).inc()
@@ -353,8 +375,6 @@ class Loop:
                     m.dns_errors.labels(*labels, rej.error.rcode).inc()
             if zr.ok:
                 m.last_success.labels(*labels).set(time.time())
-            eps = sum(1 for e in self.feed.endpoints() if e.name.endswith(zr.zone))
-            m.records_desired.labels(*labels).set(eps)
 
     async def _tell(self, result: TargetResult) -> None:
         """Kubernetes Events, once per distinct message per object."""

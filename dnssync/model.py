@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import NamedTuple
 
 #: Record types dnssync publishes for endpoints.
 MANAGED_TYPES: frozenset[str] = frozenset({"A", "AAAA", "CNAME"})
@@ -34,9 +35,12 @@ class Action(StrEnum):
     DELETE = "delete"
 
 
-@dataclass(frozen=True, slots=True, order=True)
-class RecordKey:
-    """One RRset's identity: owner name and type."""
+class RecordKey(NamedTuple):
+    """One RRset's identity: owner name and type.
+
+    A named tuple rather than a dataclass: it is the key of every zone
+    dictionary, and tuple hashing and comparison run in C.
+    """
 
     name: str
     type: str
@@ -170,6 +174,8 @@ class Plan:
     skipped: tuple[Skipped, ...] = ()
     orphans: tuple[Owned, ...] = ()
     refused: str = ""  # non-empty when the safety gate refused the changes
+    owned: int = 0  # record sets of ours in the zone as read
+    desired: int = 0  # endpoints inside the zone
 
     @property
     def empty(self) -> bool:

@@ -119,6 +119,7 @@ class _Planner:
         self.orphans: list[Owned] = []
         self.by_name: dict[str, _Current] = defaultdict(_Current)
         self.owned_count = 0
+        self.desired_count = 0
         #: Fix: ownership TXT names the desired records need -> the record.
         self.txt_wanted: dict[str, RecordKey] = {}
         #: Fix: names whose winner asked for a CNAME beside other types.
@@ -162,6 +163,7 @@ class _Planner:
                 continue
             per_name[ep.name][ep.source.resource].append(ep)
         out: dict[str, list[Endpoint]] = {}
+        self.desired_count = sum(len(eps) for c in per_name.values() for eps in c.values())
         for name in sorted(per_name):
             claimants = per_name[name]
             if len(claimants) == 1:
@@ -437,6 +439,8 @@ class _Planner:
             tuple(sorted(self.skipped, key=lambda s: (s.key, s.resource, s.reason))),
             tuple(self.orphans),
             refused,
+            owned=self.owned_count,
+            desired=self.desired_count,
         )
 
 

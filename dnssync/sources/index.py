@@ -62,8 +62,10 @@ class EndpointView:
         self.kinds = frozenset(kinds)
         self._conversions: dict[ObjectRef, Conversion] = {}
         self._endpoints: list[Endpoint] | None = None
+        self._errors: list[InvalidInput] | None = None
         self._changed: set[ObjectRef] = set()
         self._event = asyncio.Event()
+        self.version = 0
 
     def _set(self, ref: ObjectRef, conv: Conversion | None) -> None:
         old = self._conversions.get(ref)
@@ -76,6 +78,8 @@ class EndpointView:
                 return
             self._conversions[ref] = conv
         self._endpoints = None
+        self._errors = None
+        self.version += 1
         self._changed.add(ref)
         self._event.set()
 
@@ -92,7 +96,9 @@ class EndpointView:
         return self._endpoints
 
     def errors(self) -> list[InvalidInput]:
-        return [e for c in self._conversions.values() for e in c.errors]
+        if self._errors is None:
+            self._errors = [e for c in self._conversions.values() for e in c.errors]
+        return self._errors
 
     def pending(self) -> bool:
         return bool(self._changed)

@@ -32,6 +32,7 @@ from kubernetes_asyncio.client.exceptions import ApiException
 from kubernetes_asyncio.config.config_exception import ConfigException
 
 from dnssync.errors import ConfigError
+from dnssync.sources.index import trim
 
 log = logging.getLogger(__name__)
 
@@ -139,6 +140,7 @@ class Informer:
     namespace: str | None = None
     watch_timeout: int = 300  # timeoutSeconds asked of the server
     inactivity: float = 330.0  # no line at all for this long: reconnect
+    page_size: int = 500
     backoff: Backoff = field(default_factory=Backoff)
     synced: asyncio.Event = field(default_factory=asyncio.Event)
     stats: Stats = field(default_factory=Stats)
@@ -197,22 +199,34 @@ class Informer:
         return _Retry(f"API error {e.status} {e.reason}")
 
     async def _list(self, call: ListCall) -> str:
+        """List in pages (as client-go's pager does): memory peaks at one page."""
         self.stats.lists += 1
-        try:
-            resp = await call(_preload_content=False, _request_timeout=60)
-            if resp.status != 200:
-                resp.release()
-                raise ApiException(status=resp.status, reason=resp.reason)
-            body = json.loads(await resp.read())
-        except ApiException as e:
-            raise self._translate(e) from None
-        except (aiohttp.ClientError, OSError, TimeoutError, json.JSONDecodeError) as e:
-            raise _Retry(f"list failed: {e!r}") from None
-        items = body.get("items") or []
-        self.sink.replace(self.resource.kind, items, namespace=self.namespace)
+        kind = self.resource.kind
+        items: list[dict[str, Any]] = []
+        token = ""
+        while True:
+            try:
+                kw: dict[str, Any] = {"limit": self.page_size}
+                if token:
+                    kw["_continue"] = token
+                resp = await call(_preload_content=False, _request_timeout=60, **kw)
+                if resp.status != 200:
+                    resp.release()
+                    raise ApiException(status=resp.status, reason=resp.reason)
+                body = json.loads(await resp.read())
+            except ApiException as e:
+                raise self._translate(e) from None
+            except (aiohttp.ClientError, OSError, TimeoutError, json.JSONDecodeError) as e:
+                raise _Retry(f"list failed: {e!r}") from None
+            items.extend(trim(kind, o) for o in body.get("items") or [])
+            meta = body.get("metadata") or {}
+            token = str(meta.get("continue") or "")
+            if not token:
+                break
+        self.sink.replace(kind, items, namespace=self.namespace)
         if self.on_change is not None:
             self.on_change()
-        return str((body.get("metadata") or {}).get("resourceVersion") or "")
+        return str(meta.get("resourceVersion") or "")
 
     async def _watch(self, call: ListCall, rv: str) -> str:
         self.stats.watches += 1

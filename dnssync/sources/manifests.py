@@ -367,6 +367,7 @@ class ManifestFeed:
         self.poll = poll
         self._stamp: tuple[tuple[str, int, int], ...] | None = None
         self._result = ManifestResult((), (), 0)
+        self.version = 0
         self.reload()
 
     def _current_stamp(self) -> tuple[tuple[str, int, int], ...]:
@@ -386,6 +387,7 @@ class ManifestFeed:
             return False
         self._stamp = stamp
         self._result = load_manifests(self.path, self.options)
+        self.version += 1
         return True
 
     def endpoints(self) -> list[Endpoint]:
