@@ -92,7 +92,11 @@ def config(tmp: Path, s: DNSServer, zone: str, mdir: Path) -> Path:
                 "name": "bench",
                 "server": {"host": s.host, "port": s.port},
                 "zones": [zone],
-                "key": {"name": s.key.name, "algorithm": s.key.algorithm, "secret_file": str(secret)},
+                "key": {
+                    "name": s.key.name,
+                    "algorithm": s.key.algorithm,
+                    "secret_file": str(secret),
+                },
                 "policy": "sync",
                 "owner_id": "bench",
                 "txt_prefix": "extdns-",
