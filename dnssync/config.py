@@ -509,7 +509,7 @@ def load(path: Path | None, *, env: Mapping[str, str] | None = None) -> Config:
         if not name.startswith(ENV_PREFIX):
             continue
         rest = name[len(ENV_PREFIX) :].lower()
-        if rest in {"config", "require_servers"}:
+        if rest == "config":
             continue
         _set_path(data, rest.split("__"), value)
     base = path.parent if path is not None else Path.cwd()

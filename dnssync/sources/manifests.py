@@ -278,25 +278,29 @@ class _Collector:
         self.errors.append(InvalidInput(message, where=where))
 
     def load_file(self, file: Path) -> None:
+        self.take(file, [parse_chunk(c) for c in self.chunks(file)])
+
+    def chunks(self, file: Path) -> list[tuple[int, str] | None]:
+        """The file's document-sized pieces; None for one that holds no object."""
         try:
             text = file.read_text(encoding="utf-8-sig")
         except (OSError, UnicodeDecodeError) as e:
             self.error(f"can't be read: {e}", str(file))
-            return
+            return []
+        return [(line, c) if _may_hold_objects(c) else None for line, c in _chunks(text)]
+
+    def take(self, file: Path, parsed: list[_Parsed]) -> None:
+        """Collect one file's parsed pieces in order, numbering its documents."""
         number = 0
-        for first_line, chunk in _chunks(text):
-            if not _may_hold_objects(chunk):
+        for documents, problem in parsed:
+            if documents is None:  # a piece skipped unparsed still counts
                 number += 1
                 continue
-            builder = _Builder()
-            try:
-                for node in yaml.compose_all(chunk, Loader=_FastLoader):
-                    number += 1
-                    self.document(builder.build(node), f"{file} document {number}")
-            except yaml.YAMLError as e:
-                self.error(_yaml_problem(e, first_line), str(file))
-            except RecursionError:
-                self.error(f"YAML nested too deeply after line {first_line + 1}", str(file))
+            for document in documents:
+                number += 1
+                self.document(document, f"{file} document {number}")
+            if problem:
+                self.error(problem, str(file))
 
     def document(self, document: object, where: str) -> None:
         for obj, kind, item_where in self._objects(document, where, ""):
@@ -340,17 +344,72 @@ class _Collector:
             yield document, kind, where
 
 
-def load_manifests(path: Path, options: SourceOptions) -> ManifestResult:
+#: One parsed piece: its documents (None: skipped unparsed) and a problem.
+_Parsed = tuple[list[Any] | None, str]
+
+
+def parse_chunk(chunk: tuple[int, str] | None) -> _Parsed:
+    """Parse one document-sized piece of YAML (runs in a worker process too)."""
+    if chunk is None:
+        return None, ""
+    first_line, text = chunk
+    builder = _Builder()
+    documents: list[Any] = []
+    try:
+        for node in yaml.compose_all(text, Loader=_FastLoader):
+            documents.append(builder.build(node))
+    except yaml.YAMLError as e:
+        return documents, _yaml_problem(e, first_line)
+    except RecursionError:
+        return documents, f"YAML nested too deeply after line {first_line + 1}"
+    return documents, ""
+
+
+def _parse_all(chunks: list[tuple[int, str] | None]) -> list[_Parsed]:
+    return [parse_chunk(c) for c in chunks]
+
+
+#: Below this many documents a second process costs more than it saves.
+PARALLEL_THRESHOLD = 2000
+
+
+def load_manifests(path: Path, options: SourceOptions, *, parallel: bool = False) -> ManifestResult:
     """Load every Service and Ingress under ``path`` and convert them.
 
     Raises :class:`ConfigError` only when ``path`` itself is missing or
     unreadable; every problem inside the files is returned in ``errors``.
     """
     loader = _Collector(options)
-    for file in manifest_files(path):
-        loader.load_file(file)
+    files = manifest_files(path)
+    pieces = [(file, loader.chunks(file)) for file in files]
+    flat = [c for _, chunks in pieces for c in chunks]
+    if parallel and len(flat) >= PARALLEL_THRESHOLD and (os.cpu_count() or 1) > 1:
+        parsed = _parse_in_two(flat)
+    else:
+        parsed = _parse_all(flat)
+    at = 0
+    for file, chunks in pieces:
+        loader.take(file, parsed[at : at + len(chunks)])
+        at += len(chunks)
     endpoints = sorted(loader.endpoints, key=lambda e: (e.name, e.type, e.source))
     return ManifestResult(tuple(endpoints), tuple(loader.errors), loader.objects)
+
+
+def _parse_in_two(chunks: list[tuple[int, str] | None]) -> list[_Parsed]:
+    """YAML parsing is the one-shot CLI's largest cost: halve it on two cores.
+
+    The second half is parsed in a forked child while this process parses
+    the first; results come back in order.  Only the one-shot CLI asks for
+    this (a fork is safe there: no threads run yet).
+    """
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    half = len(chunks) // 2
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork")) as pool:
+        second = pool.submit(_parse_all, chunks[half:])
+        first = _parse_all(chunks[:half])
+        return first + second.result()
 
 
 class ManifestFeed:
