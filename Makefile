@@ -1,7 +1,8 @@
 # The README's two commands: `make demo` and `make test`.
 PY ?= python3
 APT_PACKAGES = bind9 bind9-utils bind9-dnsutils knot knot-dnsutils pdns-server \
-               pdns-backend-sqlite3 sqlite3 faketime
+               pdns-backend-sqlite3 sqlite3 faketime \
+               python3-venv util-linux
 
 .PHONY: deps deps-apt deps-py lint types contracts unit test demo bench
 

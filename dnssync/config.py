@@ -477,6 +477,18 @@ def _set_path(data: dict[str, Any], path: list[str], value: str) -> None:
                 node = nxt
 
 
+def _drop_secret_file(data: dict[str, Any], path: list[str]) -> None:
+    node: Any = data
+    for part in path:
+        key: Any = int(part) if part.isdigit() else part
+        try:
+            node = node[key]
+        except (KeyError, IndexError, TypeError):
+            return
+    if isinstance(node, dict):
+        node.pop("secret_file", None)
+
+
 def _location(loc: tuple[int | str, ...]) -> str:
     out = ""
     for part in loc:
@@ -511,7 +523,12 @@ def load(path: Path | None, *, env: Mapping[str, str] | None = None) -> Config:
         rest = name[len(ENV_PREFIX) :].lower()
         if rest == "config":
             continue
-        _set_path(data, rest.split("__"), value)
+        keys = rest.split("__")
+        _set_path(data, keys, value)
+        if keys[-1] == "secret":
+            # A secret from the environment overrides a secret_file from the
+            # file (the usual way to inject one in CI or a Pod spec).
+            _drop_secret_file(data, keys[:-1])
     base = path.parent if path is not None else Path.cwd()
     _resolve_paths(data, base)
     try:

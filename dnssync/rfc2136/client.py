@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
+import socket
 import struct
 import time
 from collections.abc import Awaitable, Callable
@@ -237,6 +239,22 @@ class Client:
             zone=zone,
         )
 
+    async def _address(self, zone: str) -> str:
+        """The server's IP address (dnspython's queries take no host names)."""
+        try:
+            ipaddress.ip_address(self.host)
+        except ValueError:
+            pass
+        else:
+            return self.host
+        loop = asyncio.get_running_loop()
+        try:
+            async with asyncio.timeout(self.timeouts.query):
+                infos = await loop.getaddrinfo(self.host, self.port, type=socket.SOCK_DGRAM)
+        except (OSError, TimeoutError) as e:
+            raise self._error(ConnectionFailed, f"cannot resolve {self.host}: {e}", zone) from None
+        return str(infos[0][4][0])
+
     # --- SOA -------------------------------------------------------------
 
     async def soa_serial(self, zone: str) -> int:
@@ -248,7 +266,7 @@ class Client:
         self._sign(query)
         try:
             answer, _ = await dns.asyncquery.udp_with_fallback(
-                query, self.host, timeout=self.timeouts.query, port=self.port
+                query, await self._address(zone), timeout=self.timeouts.query, port=self.port
             )
         except dns.exception.Timeout:
             raise self._error(DNSTimeout, "SOA query timed out", zone) from None

@@ -431,7 +431,11 @@ class ManifestFeed:
 
     def _current_stamp(self) -> tuple[tuple[str, int, int], ...]:
         stamp = []
-        for f in manifest_files(self.path):
+        try:
+            files = manifest_files(self.path)
+        except ConfigError:
+            return ()
+        for f in files:
             try:
                 st = f.stat()
             except OSError:
@@ -445,7 +449,12 @@ class ManifestFeed:
         if stamp == self._stamp:
             return False
         self._stamp = stamp
-        self._result = load_manifests(self.path, self.options)
+        try:
+            self._result = load_manifests(self.path, self.options)
+        except ConfigError as e:
+            # Not there yet (a git-sync still cloning) or unreadable: an input
+            # error, so nothing is deleted, and the next poll tries again.
+            self._result = ManifestResult((), (InvalidInput(str(e), where=str(self.path)),), 0)
         self.version += 1
         return True
 
