@@ -94,5 +94,5 @@ def test_key_repr_hides_the_secret(tmp_path: Path) -> None:
 
 def test_unknown_keys_are_rejected(tmp_path: Path) -> None:
     """A misspelt key is an error, not silently ignored."""
-    with pytest.raises(ConfigError, match="targets\\[0\\].polcy"):
+    with pytest.raises(ConfigError, match=r"targets\[0\]\.polcy"):
         load(_write(tmp_path, {"targets": [_target(polcy="sync")]}), env={})
