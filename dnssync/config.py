@@ -113,7 +113,7 @@ class ServerConfig(_Model):
 
 class TTLConfig(_Model):
     default: int = Field(300, ge=1, le=2_147_483_647)
-    min: int = Field(1, ge=0, le=2_147_483_647)
+    min: int = Field(0, ge=0, le=2_147_483_647)
     max: int = Field(604_800, ge=1, le=2_147_483_647)
 
     @model_validator(mode="after")

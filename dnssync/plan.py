@@ -33,7 +33,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from dnssync.errors import InvalidName
 from dnssync.model import (
@@ -61,7 +61,7 @@ class PlanOptions:
 
     policy: Policy = Policy.UPSERT_ONLY
     default_ttl: int = 300
-    min_ttl: int = 1
+    min_ttl: int = 0
     max_ttl: int = 604_800
     #: Refuse plans deleting or rewriting more than this share of the owned
     #: record sets (None: never refuse) ...
@@ -161,7 +161,25 @@ class _Planner:
                     Skipped(ep.key, ep.source.resource, f"type {ep.type} is not managed")
                 )
                 continue
-            per_name[ep.name][ep.source.resource].append(ep)
+            if not ep.targets or (ep.type == "CNAME" and len(ep.targets) != 1):
+                # The converters never produce these; the planner does not
+                # rely on it (a record without targets would leave its TXT
+                # alone, a two-target CNAME would be rewritten every pass).
+                self.skipped.append(
+                    Skipped(ep.key, ep.source.resource, "needs exactly one CNAME target")
+                    if ep.targets
+                    else Skipped(ep.key, ep.source.resource, "has no targets")
+                )
+                continue
+            group = per_name[ep.name][ep.source.resource]
+            same = next((i for i, e in enumerate(group) if e.type == ep.type), None)
+            if same is None:
+                group.append(ep)
+            else:
+                # One object, one name, one type twice: merge, independent of order.
+                merged = tuple(sorted(set(group[same].targets) | set(ep.targets)))
+                ttls = [t for t in (group[same].ttl, ep.ttl) if t is not None]
+                group[same] = replace(ep, targets=merged, ttl=min(ttls) if ttls else None)
         out: dict[str, list[Endpoint]] = {}
         self.desired_count = sum(len(eps) for c in per_name.values() for eps in c.values())
         for name in sorted(per_name):
