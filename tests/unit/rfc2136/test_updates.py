@@ -16,7 +16,9 @@ ZONE = "example.test"
 KEY = dns.tsig.Key("k.", "c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0", "hmac-sha256")
 
 
-def _owned(name: str, type_: str, values: tuple[str, ...], resource: str = "service/ns/web") -> Owned:
+def _owned(
+    name: str, type_: str, values: tuple[str, ...], resource: str = "service/ns/web"
+) -> Owned:
     first, _, rest = name.partition(".")
     owner = Ownership(
         f"extdns-{type_.lower()}-{first}.{rest}",
