@@ -107,7 +107,7 @@ async def event_to_record(s: DNSServer, objects: int, changes: int) -> list[floa
                 leader_election=LeaderElectionConfig(enabled=False),
                 reconcile=ReconcileConfig(debounce=0.005),
                 http=HTTPConfig(host="127.0.0.1", port=0),
-                log={"level": "warning"},  # type: ignore[arg-type]
+                log={"level": "warning"},
             )
             app = App(cfg)
             task = asyncio.create_task(app.run())

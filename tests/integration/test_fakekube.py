@@ -981,7 +981,7 @@ async def test_tls_and_bearer_token_with_incluster_config(tmp_path: Path) -> Non
         for token, expected in [("wrong", 401), (kube.token, 200)]:
             token_file.write_text(token)
             cfg = client.Configuration()
-            config.load_incluster_config(  # type: ignore[no-untyped-call]
+            config.load_incluster_config(
                 client_configuration=cfg,
                 token_filename=str(token_file),
                 cert_filename=str(ca_file),
