@@ -215,7 +215,7 @@ async def _one_shot(args: argparse.Namespace) -> int:
     input_errors = 0
     for tcfg in cfg.targets:
         target = Target(tcfg)
-        loaded = load_manifests(cfg.manifests, target.source_options, parallel=True)
+        loaded = load_manifests(cfg.manifests, target.source_options)
         if tcfg.sources != ("service", "ingress"):
             kinds = set(tcfg.sources)
             eps: list[Endpoint] = [e for e in loaded.endpoints if e.source.kind in kinds]

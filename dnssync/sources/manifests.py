@@ -365,15 +365,7 @@ def parse_chunk(chunk: tuple[int, str] | None) -> _Parsed:
     return documents, ""
 
 
-def _parse_all(chunks: list[tuple[int, str] | None]) -> list[_Parsed]:
-    return [parse_chunk(c) for c in chunks]
-
-
-#: Below this many documents a second process costs more than it saves.
-PARALLEL_THRESHOLD = 2000
-
-
-def load_manifests(path: Path, options: SourceOptions, *, parallel: bool = False) -> ManifestResult:
+def load_manifests(path: Path, options: SourceOptions) -> ManifestResult:
     """Load every Service and Ingress under ``path`` and convert them.
 
     Raises :class:`ConfigError` only when ``path`` itself is missing or
@@ -381,35 +373,10 @@ def load_manifests(path: Path, options: SourceOptions, *, parallel: bool = False
     """
     loader = _Collector(options)
     files = manifest_files(path)
-    pieces = [(file, loader.chunks(file)) for file in files]
-    flat = [c for _, chunks in pieces for c in chunks]
-    if parallel and len(flat) >= PARALLEL_THRESHOLD and (os.cpu_count() or 1) > 1:
-        parsed = _parse_in_two(flat)
-    else:
-        parsed = _parse_all(flat)
-    at = 0
-    for file, chunks in pieces:
-        loader.take(file, parsed[at : at + len(chunks)])
-        at += len(chunks)
+    for file in files:
+        loader.load_file(file)
     endpoints = sorted(loader.endpoints, key=lambda e: (e.name, e.type, e.source))
     return ManifestResult(tuple(endpoints), tuple(loader.errors), loader.objects)
-
-
-def _parse_in_two(chunks: list[tuple[int, str] | None]) -> list[_Parsed]:
-    """YAML parsing is the one-shot CLI's largest cost: halve it on two cores.
-
-    The second half is parsed in a forked child while this process parses
-    the first; results come back in order.  Only the one-shot CLI asks for
-    this (a fork is safe there: no threads run yet).
-    """
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    half = len(chunks) // 2
-    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork")) as pool:
-        second = pool.submit(_parse_all, chunks[half:])
-        first = _parse_all(chunks[:half])
-        return first + second.result()
 
 
 class ManifestFeed:

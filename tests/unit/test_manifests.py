@@ -9,7 +9,6 @@ import pytest
 
 from dnssync.errors import ConfigError
 from dnssync.model import Endpoint, ObjectRef
-from dnssync.sources import manifests
 from dnssync.sources.annotations import PREFIXES, SourceOptions, parse_filter
 from dnssync.sources.manifests import load_manifests, manifest_files
 
@@ -347,27 +346,3 @@ def test_example_manifests() -> None:
         ("media.home.tillo.ch", "A", ("192.0.2.20",), 600, "service/media/jellyfin"),
     }
     assert not any(e.name.startswith("scratch.") for e in r.endpoints)
-
-
-def test_parallel_parse_gives_the_same_result(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Parsing half the documents in a worker process changes nothing in the result."""
-    docs = []
-    for i in range(40):
-        docs.append(
-            "apiVersion: v1\nkind: Service\nmetadata:\n"
-            f"  name: s{i}\n  namespace: p\n  annotations:\n"
-            f"    external-dns.alpha.kubernetes.io/hostname: s{i}.example.test\n"
-            f"    external-dns.alpha.kubernetes.io/target: 192.0.2.{i}\n"
-        )
-    docs[7] = "kind: Service\nmetadata: [broken\n"
-    (tmp_path / "a.yaml").write_text("---\n".join(docs))
-    (tmp_path / "b.yaml").write_text("---\n".join(docs[20:]).replace("name: s", "name: b"))
-    sequential = manifests.load_manifests(tmp_path, SourceOptions())
-    monkeypatch.setattr(manifests, "PARALLEL_THRESHOLD", 10)
-    parallel = manifests.load_manifests(tmp_path, SourceOptions(), parallel=True)
-    assert parallel.endpoints == sequential.endpoints
-    assert [str(e) for e in parallel.errors] == [str(e) for e in sequential.errors]
-    assert parallel.objects == sequential.objects
-    assert len(sequential.errors) == 1
