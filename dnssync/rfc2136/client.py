@@ -19,7 +19,7 @@ import logging
 import socket
 import struct
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -69,6 +69,22 @@ _TSIG_HINTS = {
     "BADSIG": "the signature did not verify: wrong secret or algorithm",
     "BADTIME": "the clocks of this host and the server differ by more than the fudge",
     "BADTRUNC": "bad truncation",
+}
+
+
+_UPDATE_HINTS = {
+    "REFUSED": "the key may not change this name or type (update policy)",
+    "NOTAUTH": "the server is not authoritative for the zone, or the key is not allowed",
+    "NOTZONE": "a name is outside the zone",
+    "SERVFAIL": "the server failed to apply it and rolled it back",
+    "FORMERR": "the server could not parse the message",
+    "NOTIMP": "the server does not implement this",
+}
+_TRANSFER_HINTS = {
+    "REFUSED": "transfers are not allowed for this key",
+    "NOTAUTH": "the server is not authoritative or the key is not allowed",
+    "NOTIMP": "the server does not implement this transfer",
+    "SERVFAIL": "the server could not load the zone",
 }
 
 
@@ -129,6 +145,9 @@ class Client:
     def _error(self, cls: type[DNSError], text: str, zone: str) -> DNSError:
         return cls(text, server=self.label, zone=zone)
 
+    def _tsig(self, text: str, *, rcode: str, code: str, zone: str) -> TSIGFailure:
+        return TSIGFailure(text, rcode=rcode, tsig_error=code, server=self.label, zone=zone)
+
     async def _retry(self, what: Callable[[], Awaitable[T]]) -> T:
         retrying = tenacity.AsyncRetrying(
             stop=tenacity.stop_after_attempt(self.timeouts.attempts),
@@ -179,30 +198,27 @@ class Client:
             msg = dns.message.from_wire(answer, keyring=keyring, request_mac=mac)
         except tuple(_TSIG_ERRORS) as e:
             code = _TSIG_ERRORS[type(e)]
-            raise TSIGFailure(
+            raise self._tsig(
                 f"{rcode_name(rcode)}/{code}: {_TSIG_HINTS[code]}",
                 rcode=rcode_name(rcode),
-                tsig_error=code,
-                server=self.label,
+                code=code,
                 zone=zone,
             ) from None
         except (dns.message.UnknownTSIGKey, dns.tsig.BadSignature, dns.tsig.BadTime) as e:
-            raise TSIGFailure(
+            raise self._tsig(
                 f"{rcode_name(rcode)}: the answer's TSIG did not verify ({type(e).__name__})",
                 rcode=rcode_name(rcode),
-                tsig_error="BADSIG",
-                server=self.label,
+                code="BADSIG",
                 zone=zone,
             ) from None
         except dns.exception.FormError as e:
             if self.key is not None and rcode != 0 and "TSIG" in str(e):
                 # PowerDNS answers a bad signature with an unsigned REFUSED.
-                raise TSIGFailure(
+                raise self._tsig(
                     f"{rcode_name(rcode)} without a TSIG signature: "
                     "the server did not accept our key (wrong name, secret or algorithm?)",
                     rcode=rcode_name(rcode),
-                    tsig_error="UNSIGNED",
-                    server=self.label,
+                    code="UNSIGNED",
                     zone=zone,
                 ) from None
             raise self._error(MalformedResponse, f"malformed answer: {e}", zone) from None
@@ -212,7 +228,9 @@ class Client:
             raise self._error(MalformedResponse, "answer id does not match the query", zone)
         return msg
 
-    def _raise_rcode(self, rcode: int, zone: str, what: str) -> None:
+    def _raise_rcode(
+        self, rcode: int, zone: str, what: str, *, hints: Mapping[str, str] = _UPDATE_HINTS
+    ) -> None:
         if rcode == dns.rcode.NOERROR:
             return
         name = rcode_name(rcode)
@@ -224,14 +242,7 @@ class Client:
                 zone=zone,
             )
         cls = ServerFailure if rcode == dns.rcode.SERVFAIL else ServerRefused
-        hint = {
-            "REFUSED": "the key may not change this name or type (update policy)",
-            "NOTAUTH": "the server is not authoritative for the zone, or the key is not allowed",
-            "NOTZONE": "a name is outside the zone",
-            "SERVFAIL": "the server failed to apply it and rolled it back",
-            "FORMERR": "the server could not parse the message",
-            "NOTIMP": "the server does not implement this",
-        }.get(name, "")
+        hint = hints.get(name, "")
         raise cls(
             f"{what}: {name}" + (f" ({hint})" if hint else ""),
             rcode=name,
@@ -272,20 +283,18 @@ class Client:
             raise self._error(DNSTimeout, "SOA query timed out", zone) from None
         except tuple(_TSIG_ERRORS) as e:
             code = _TSIG_ERRORS[type(e)]
-            raise TSIGFailure(
+            raise self._tsig(
                 f"SOA query: NOTAUTH/{code}: {_TSIG_HINTS[code]}",
                 rcode="NOTAUTH",
-                tsig_error=code,
-                server=self.label,
+                code=code,
                 zone=zone,
             ) from None
         except dns.exception.FormError as e:
-            raise TSIGFailure(
+            raise self._tsig(
                 f"SOA query: unsigned or malformed answer ({e}): "
                 "the server did not accept our key?",
                 rcode="",
-                tsig_error="UNSIGNED",
-                server=self.label,
+                code="UNSIGNED",
                 zone=zone,
             ) from None
         except dns.exception.DNSException as e:
@@ -371,44 +380,30 @@ class Client:
             verifier.verify(data, msg, int(time.time()))
         except tuple(_TSIG_ERRORS) as e:
             code = _TSIG_ERRORS[type(e)]
-            raise TSIGFailure(
+            raise self._tsig(
                 f"{what}: {msg.rcode_text}/{code}: {_TSIG_HINTS[code]}",
                 rcode=msg.rcode_text,
-                tsig_error=code,
-                server=self.label,
+                code=code,
                 zone=zone,
             ) from None
         except (dns.tsig.BadSignature, dns.tsig.BadTime, dns.exception.DNSException) as e:
             if msg.rcode != 0 and verifier.messages == 1 and msg.tsig_rdata is None:
-                raise TSIGFailure(
+                raise self._tsig(
                     f"{what}: {msg.rcode_text} without a TSIG signature: "
                     "the server did not accept our key (wrong name, secret or algorithm?)",
                     rcode=msg.rcode_text,
-                    tsig_error="UNSIGNED",
-                    server=self.label,
+                    code="UNSIGNED",
                     zone=zone,
                 ) from None
-            raise TSIGFailure(
+            raise self._tsig(
                 f"{what}: message {verifier.messages} failed TSIG verification ({e})",
                 rcode=msg.rcode_text,
-                tsig_error="BADSIG",
-                server=self.label,
+                code="BADSIG",
                 zone=zone,
             ) from None
 
     def _raise_transfer_rcode(self, rcode: int, zone: str, what: str) -> None:
-        name = rcode_name(rcode)
-        hint = {
-            "REFUSED": "transfers are not allowed for this key",
-            "NOTAUTH": "the server is not authoritative or the key is not allowed",
-            "NOTIMP": "the server does not implement this transfer",
-        }.get(name, "")
-        raise ServerRefused(
-            f"{what}: {name}" + (f" ({hint})" if hint else ""),
-            rcode=name,
-            server=self.label,
-            zone=zone,
-        )
+        self._raise_rcode(rcode, zone, what, hints=_TRANSFER_HINTS)
 
     # --- updates ---------------------------------------------------------
 
