@@ -264,3 +264,33 @@ def _applied(app: App) -> float:
             if sample.name.endswith("_total"):
                 total += sample.value
     return total
+
+
+async def test_manifests_directory_drives_the_service(
+    bind_server: DNSServer, tmp_path: Path
+) -> None:
+    """Without a cluster, a GitOps checkout is polled: an edited manifest reaches DNS."""
+    zone = f"git{next(_zones)}.test"
+    bind_server.add_zone(zone)
+    manifests = tmp_path / "manifests"
+    manifests.mkdir()
+    doc = (
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\n  namespace: apps\n"
+        "  annotations:\n"
+        f"    {MANAGE}: mdapi\n"
+        f"    external-dns.alpha.kubernetes.io/hostname: web.{zone}\n"
+        "    external-dns.alpha.kubernetes.io/target: {ip}\n"
+    )
+    (manifests / "web.yaml").write_text(doc.format(ip="192.0.2.60"))
+    cfg = Config(
+        targets=(target("git", bind_server, zone),),
+        manifests=manifests,
+        reconcile=ReconcileConfig(debounce=0.0, manifests_poll=0.05),
+        http=HTTPConfig(host="127.0.0.1", port=0),
+    )
+    app = App(cfg)
+    async with running(app):
+        await until(lambda: _is(lookup(bind_server, f"web.{zone}"), ["192.0.2.60"]))
+        (manifests / "web.yaml").write_text(doc.format(ip="192.0.2.61"))
+        await until(lambda: _is(lookup(bind_server, f"web.{zone}"), ["192.0.2.61"]))
+        await until(lambda: _ready(app, True))
