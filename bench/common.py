@@ -50,7 +50,9 @@ def report(name: str, rows: list[dict[str, Any]]) -> None:
     width = max(len(r["figure"]) for r in rows)
     print(f"\n{name}")
     for r in rows:
-        ratio = f"  ratio {r['ratio']:.2f} (goal ≤ {r['goal']})" if "ratio" in r else ""
+        goal = r.get("goal", "")
+        goal = goal if isinstance(goal, str) else f"≤ {goal}"
+        ratio = f"  ratio {r['ratio']:.2f} (goal {goal})" if "ratio" in r else ""
         print(f"  {r['figure']:<{width}}  {r['value']:.4f} s{ratio}")
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"{name}.json").write_text(json.dumps(rows, indent=2))
