@@ -2,7 +2,8 @@
 
 Config enters once; from it come the targets, the sources (Kubernetes
 informers or a manifests directory), leader election, the HTTP server for
-probes and metrics, and one reconcile loop per target.  SIGTERM (or SIGINT)
+probes and metrics, one reconcile loop per target, and the ACME side
+(webhook on every replica, Challenge watcher writing only as leader).  SIGTERM (or SIGINT)
 sets ``stopping``: each loop finishes the pass it is in -- an UPDATE in
 flight completes -- and returns; then the rest is cancelled and the process
 exits 0.  A task that fails for good (a permanent Kubernetes error, say)
@@ -51,7 +52,7 @@ class App:
     async def run(self) -> None:
         cfg = self.cfg
         loop_options_base = cfg.reconcile
-        uses_kube = cfg.manifests is None
+        uses_kube = cfg.manifests is None and bool(cfg.targets)
         api = None
         feeds: dict[str, EndpointFeed] = {}
         leadership: Leadership | None = None
@@ -106,6 +107,18 @@ class App:
                 feeds[target.name] = ManifestFeed(
                     cfg.manifests, target.source_options, poll=cfg.reconcile.manifests_poll
                 )
+        if cfg.acme is not None:
+            from dnssync.acme import service as acme_service
+
+            is_leader = leadership.is_leader if leadership is not None else (lambda: True)
+            background.append(
+                (
+                    "acme",
+                    acme_service.run(
+                        cfg, api=api, registry=self.metrics.registry, is_leader=is_leader
+                    ),
+                )
+            )
         runner = await serve(make_app(self.health, self.metrics), cfg.http.host, cfg.http.port)
         for site in runner.sites:
             server = getattr(site, "_server", None)
@@ -137,7 +150,8 @@ class App:
                     tg.create_task(lp.run(self.stopping), name=f"reconcile {lp.target.name}")
                     for lp in self.loops
                 ]
-                await asyncio.gather(*loops)
+                # Without targets (an ACME-only replica) nothing else ends the run.
+                await asyncio.gather(*loops, self.stopping.wait())
                 # Loops are done (stopping): the watchers and the lease go now;
                 # the elector releases its lease on the way out.
                 for task in bg:

@@ -76,14 +76,15 @@ def _acme_parsers(sub: Any, common: Any) -> None:
     """``acme present|cleanup`` (certbot / lego hooks) and ``webhook``."""
     sp = sub.add_parser("acme", help="ACME DNS-01 hooks for certbot and lego (exec)")
     actions = sp.add_subparsers(dest="acme_action", required=True)
-    for action, text in (("present", "add one TXT value"), ("cleanup", "remove one TXT value")):
+    for action, verb in (("present", "Add"), ("cleanup", "Remove")):
         ap = actions.add_parser(
             action,
-            help=text,
+            help=f"{verb.lower()} one TXT value",
             description=(
-                f"{text.capitalize()}. No arguments: certbot (CERTBOT_DOMAIN, "
+                f"{verb} one TXT value. No arguments: certbot (CERTBOT_DOMAIN, "
                 "CERTBOT_VALIDATION); '<fqdn> <value>': lego exec; "
-                "'-- <domain> <token> <keyAuth>': lego exec RAW mode."
+                "'-- <domain> <token> <keyAuth>': lego exec RAW mode. "
+                "Options go before the arguments."
             ),
         )
         common(ap)

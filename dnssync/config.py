@@ -358,7 +358,7 @@ class AcmeConfig(_Model):
     #: Write an ownership marker next to each value (see acme/records.py);
     #: off when the key may only touch ``_acme-challenge`` names.
     markers: bool = True
-    #: Query the primary after each update and fail unless it serves the change.
+    #: Query the primary after each Present and fail unless it serves the value.
     verify: bool = True
     #: Resolvers asked for a CNAME at a name outside every configured zone
     #: (``host`` / ``host:port``, or ``system`` for /etc/resolv.conf); empty: never.
@@ -424,7 +424,7 @@ def acme_hook_env(env: Mapping[str, str] | None = None) -> AcmeHookEnv:
 class Config(_Model):
     """The whole configuration."""
 
-    targets: tuple[TargetConfig, ...]
+    targets: tuple[TargetConfig, ...] = ()
     manifests: Path | None = None
     kubernetes: KubernetesConfig = KubernetesConfig()
     leader_election: LeaderElectionConfig = LeaderElectionConfig()
@@ -435,6 +435,8 @@ class Config(_Model):
 
     @model_validator(mode="after")
     def _unique(self) -> Config:
+        if not self.targets and self.acme is None:
+            raise ValueError("nothing to do: configure 'targets', 'acme', or both")
         names = [t.name for t in self.targets]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
@@ -567,3 +569,11 @@ def _resolve_paths(data: dict[str, Any], base: Path) -> None:
                 fix(target[k], "secret_file")
     if isinstance(data.get("kubernetes"), dict):
         fix(data["kubernetes"], "kubeconfig")
+    acme = data.get("acme")
+    if isinstance(acme, dict):
+        for server in acme.get("servers") or []:
+            if isinstance(server, dict) and isinstance(server.get("key"), dict):
+                fix(server["key"], "secret_file")
+        if isinstance(acme.get("webhook"), dict):
+            for k in ("cert_file", "key_file", "client_ca_file"):
+                fix(acme["webhook"], k)

@@ -2,6 +2,8 @@
 
 Labels are target, zone, and small closed sets (action, rcode, kind); never
 a record name, so cardinality stays bounded, and never a key or secret.
+The ACME side registers its own ``dnssync_acme_*`` metrics on the same
+registry (:mod:`dnssync.acme.challenges`).
 """
 
 from __future__ import annotations
@@ -79,7 +81,4 @@ class Metrics:
         )
         self.leader = Gauge(
             "dnssync_leader", "1 when this replica holds the lease and writes.", registry=r
-        )
-        self.acme_pending = Gauge(
-            "dnssync_acme_challenges_pending", "DNS-01 challenges not yet valid.", registry=r
         )

@@ -28,7 +28,6 @@ TSIG error), never a timestamp, id or secret.  Each call is bounded by
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import json
 import logging
@@ -305,8 +304,9 @@ class Webhook:
     async def close(self) -> None:
         if self._reloader is not None:
             self._reloader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reloader
+            # wait() never raises the task's CancelledError, so a cancellation
+            # of close() itself still propagates.
+            await asyncio.wait([self._reloader])
             self._reloader = None
         if self._runner is not None:
             await self._runner.cleanup()

@@ -149,8 +149,14 @@ class Client:
         return TSIGFailure(text, rcode=rcode, tsig_error=code, server=self.label, zone=zone)
 
     async def _retry(self, what: Callable[[], Awaitable[T]]) -> T:
+        try:
+            # The common case pays for no retry machinery.
+            return await what()
+        except DNSError as e:
+            if not e.retryable or self.timeouts.attempts <= 1:
+                raise
         retrying = tenacity.AsyncRetrying(
-            stop=tenacity.stop_after_attempt(self.timeouts.attempts),
+            stop=tenacity.stop_after_attempt(self.timeouts.attempts - 1),
             wait=tenacity.wait_exponential_jitter(multiplier=0.05, max=2.0, jitter=0.05),
             retry=tenacity.retry_if_exception(lambda e: isinstance(e, DNSError) and e.retryable),
             reraise=True,

@@ -491,7 +491,7 @@ def test_image_steps_build_and_run_as_non_root(image_dir: Path) -> None:
     assert "usage: dnssync" in out
     for sub in ("plan", "sync", "run", "check"):
         assert sub in out
-    for sub in ("check", "webhook"):  # `webhook`: the Deployment's second container
+    for sub in ("check", "webhook"):  # `webhook`: the ACME side on its own
         out = check_ok(
             run([*prefix, exe, sub, "--help"], env=user_env, cwd=workdir), f"dnssync {sub} --help"
         )
@@ -888,20 +888,11 @@ def check_base(objs: Sequence[Obj], *, rendered: bool, tmp: Path) -> None:
     assert cfg.acme is not None
     assert [z for s in cfg.acme.servers for z in s.zones] == ["mdapi.ch"]
     webhook = cfg.acme.webhook
-    # The webhook runs beside `dnssync run` (every replica), same image and config file.
-    (hook,) = [x for x in pod["containers"] if x["name"] == "acme-webhook"]
-    assert hook["image"] == c["image"]
-    assert hook["args"] == ["webhook", *c["args"][1:]]
+    # `dnssync run` serves the webhook itself (every replica): one container.
+    assert [x["name"] for x in pod["containers"]] == [c["name"]]
+    hook = c
     ports = {p["name"]: p["containerPort"] for p in hook["ports"]}
     assert ports["webhook"] == webhook.port == AcmeWebhookConfig().port
-    probes = (
-        ("startupProbe", "/healthz"),
-        ("livenessProbe", "/healthz"),
-        ("readinessProbe", "/readyz"),
-    )
-    for probe, path in probes:
-        get = hook[probe]["httpGet"]
-        assert (get["path"], get["port"], get["scheme"]) == (path, "webhook", "HTTPS")
     api = find(objs, "APIService")
     assert api["spec"]["group"] == webhook.group_name
     assert _name(api) == f"v1alpha1.{webhook.group_name}"
@@ -925,7 +916,7 @@ def check_base(objs: Sequence[Obj], *, rendered: bool, tmp: Path) -> None:
     for secret_file in secret_files(yaml.safe_load(deployed_config_text(objs, hook))):
         parent = Path(secret_file).parent
         assert any(parent == Path(m["mountPath"]) for m in hook["volumeMounts"]), (
-            f"acme-webhook: {secret_file} not mounted"
+            f"{c['name']}: {secret_file} not mounted"
         )
 
 

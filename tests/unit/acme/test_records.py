@@ -1,0 +1,197 @@
+"""ACME record names, ownership markers, UPDATE messages and staleness (records.py)."""
+
+from __future__ import annotations
+
+import dns.rdataclass
+import dns.rdatatype
+import dns.update
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from dnssync.acme.records import (
+    Held,
+    StaleTracker,
+    challenge_name,
+    check_value,
+    cleanup_message,
+    marker_name,
+    marker_value,
+    owned_values,
+    parse_marker,
+    present_message,
+    stale_message,
+    txt_text,
+)
+from dnssync.errors import InvalidInput, InvalidName
+
+ZONE = "example.com"
+RECORD = "_acme-challenge.www.example.com"
+VALUE = "LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0"
+values = st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7E), min_size=1)
+owners = st.from_regex(r"[A-Za-z0-9._-]{1,20}", fullmatch=True)
+
+
+def rrs(section: list[dns.rrset.RRset]) -> set[tuple[str, str, str, str, int]]:
+    """(name, class, type, value, ttl) of each RR in a message section."""
+    out = set()
+    for rrset in section:
+        cls = dns.rdataclass.to_text(rrset.deleting or rrset.rdclass)
+        typ = dns.rdatatype.to_text(rrset.rdtype)
+        name = rrset.name.to_text(omit_final_dot=True)
+        if not len(rrset):
+            out.add((name, cls, typ, "", rrset.ttl))
+        for rd in rrset:
+            out.add((name, cls, typ, txt_text(rd.strings), rrset.ttl))
+    return out
+
+
+def test_challenge_name_for_host_apex_and_wildcard() -> None:
+    """_acme-challenge.<domain>; '*.d' uses d (RFC 8555 §8.4): apex and wildcard share it."""
+    assert challenge_name("www.Example.com.") == RECORD
+    assert challenge_name("*.example.com") == "_acme-challenge.example.com"
+    assert challenge_name("example.com") == "_acme-challenge.example.com"
+
+
+def test_challenge_name_refuses_bad_names() -> None:
+    """Junk and nested wildcards never reach DNS."""
+    for bad in ("exa mple.com", "*.*.example.com", ""):
+        with pytest.raises(InvalidName):
+            challenge_name(bad)
+
+
+def test_check_value() -> None:
+    """Values are 1-255 printable ASCII characters."""
+    assert check_value(VALUE) == VALUE
+    for bad in ("", "x" * 256, "tab\there", "é"):
+        with pytest.raises(InvalidInput):
+            check_value(bad)
+
+
+@given(owner=owners, value=values)
+def test_marker_round_trip(owner: str, value: str) -> None:
+    """parse_marker(marker_value(o, v)) gives (o, v) back for any owner and value."""
+    m = parse_marker(marker_value(owner, value))
+    assert m is not None
+    assert (m.owner, m.value) == (owner, value)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        VALUE,
+        "heritage=external-dns,external-dns/owner=x",
+        "heritage=dnssync,dnssync/owner=,dnssync/value=v",
+        "heritage=dnssync,dnssync/owner=o",
+        "heritage=dnssync,dnssync/owner=o,dnssync/value=",
+    ],
+)
+def test_non_markers_are_not_parsed(text: str) -> None:
+    """ACME values, external-dns records and truncated markers are not markers."""
+    assert parse_marker(text) is None
+
+
+def test_owned_values_only_ours() -> None:
+    """Only markers with our owner id count, never other owners' or plain values."""
+    markers = [marker_value("me", "a"), marker_value("you", "b"), "c", marker_value("me", "d")]
+    assert owned_values(markers, "me") == {"a", "d"}
+    assert Held(RECORD, frozenset({"a", "b", "c"}), frozenset(markers)).ours("you") == {"b"}
+
+
+def test_marker_name_too_long() -> None:
+    """A record too long for a marker sibling is refused with a hint."""
+    long = ".".join(["a" * 60] * 4)
+    with pytest.raises(InvalidName, match=r"acme\.markers"):
+        marker_name(long)
+
+
+def test_present_message() -> None:
+    """Present: CNAME must be absent; value and marker added with the TTL, one message."""
+    msg = present_message(ZONE, RECORD, VALUE, 60, owner="me")
+    assert isinstance(msg, dns.update.UpdateMessage)
+    assert rrs(msg.prerequisite) == {(RECORD, "NONE", "CNAME", "", 0)}
+    assert rrs(msg.update) == {
+        (RECORD, "IN", "TXT", VALUE, 60),
+        (f"_dnssync-acme.{RECORD}", "IN", "TXT", marker_value("me", VALUE), 60),
+    }
+
+
+def test_present_without_markers() -> None:
+    """With markers off only the value is written."""
+    msg = present_message(ZONE, RECORD, VALUE, 60, owner=None)
+    assert rrs(msg.update) == {(RECORD, "IN", "TXT", VALUE, 60)}
+
+
+def test_cleanup_message_deletes_exactly_one_value() -> None:
+    """Clean-up deletes one RR (class NONE), never the RRset, and our marker for it."""
+    msg = cleanup_message(ZONE, RECORD, VALUE, owner="me")
+    assert rrs(msg.prerequisite) == {(RECORD, "NONE", "CNAME", "", 0)}
+    assert rrs(msg.update) == {
+        (RECORD, "NONE", "TXT", VALUE, 0),
+        (f"_dnssync-acme.{RECORD}", "NONE", "TXT", marker_value("me", VALUE), 0),
+    }
+
+
+def test_stale_message_requires_markers_as_read() -> None:
+    """Stale removal: the whole marker RRset as read is a prerequisite."""
+    read = [marker_value("me", "a"), marker_value("other", "b")]
+    msg = stale_message(ZONE, RECORD, ["a"], owner="me", markers_read=read)
+    mname = f"_dnssync-acme.{RECORD}"
+    assert rrs(msg.prerequisite) == {(mname, "IN", "TXT", t, 0) for t in read}
+    assert rrs(msg.update) == {
+        (RECORD, "NONE", "TXT", "a", 0),
+        (mname, "NONE", "TXT", marker_value("me", "a"), 0),
+    }
+
+
+def test_stale_message_refuses_values_without_our_marker() -> None:
+    """A value not named by a marker of ours can never be put in a stale message."""
+    read = [marker_value("other", "b")]
+    with pytest.raises(InvalidInput, match="no marker of ours"):
+        stale_message(ZONE, RECORD, ["b"], owner="me", markers_read=read)
+    with pytest.raises(InvalidInput, match="no markers read"):
+        stale_message(ZONE, RECORD, ["b"], owner="me", markers_read=[])
+
+
+@given(
+    plain=st.sets(values, max_size=5),
+    mine=st.sets(values, max_size=5),
+    theirs=st.sets(values, max_size=5),
+    needed=st.sets(values, max_size=5),
+)
+def test_only_values_with_our_marker_are_ever_deleted(
+    plain: set[str], mine: set[str], theirs: set[str], needed: set[str]
+) -> None:
+    """Whatever the mix at a name, a stale pass deletes only values our markers name."""
+    markers = {marker_value("me", v) for v in mine} | {marker_value("them", v) for v in theirs}
+    held = Held(RECORD, frozenset(plain | mine | theirs), frozenset(markers))
+    tracker = StaleTracker(grace=0)
+    due = tracker.observe(RECORD, held.ours("me"), frozenset(needed), now=0.0)
+    assert due == mine - needed
+    if due:
+        msg = stale_message(ZONE, RECORD, due, owner="me", markers_read=held.markers)
+        deleted = {v for (n, c, _t, v, _ttl) in rrs(msg.update) if n == RECORD and c == "NONE"}
+        assert deleted == due
+        assert deleted <= mine
+
+
+def test_tracker_waits_for_the_grace_period() -> None:
+    """A value must be unneeded for `grace` seconds in a row before it is due."""
+    t = StaleTracker(grace=10)
+    assert t.observe(RECORD, {"a"}, frozenset(), now=100) == frozenset()
+    assert t.observe(RECORD, {"a"}, frozenset(), now=109) == frozenset()
+    assert t.observe(RECORD, {"a"}, frozenset(), now=110) == {"a"}
+
+
+def test_tracker_restarts_when_needed_again() -> None:
+    """Needed again resets the clock; a vanished value is forgotten."""
+    t = StaleTracker(grace=10)
+    t.observe(RECORD, {"a", "b"}, frozenset(), now=0)
+    t.observe(RECORD, {"a", "b"}, frozenset({"a"}), now=5)
+    assert t.observe(RECORD, {"a", "b"}, frozenset(), now=12) == {"b"}
+    assert t.observe(RECORD, {"a", "b"}, frozenset(), now=21) == {"b"}
+    assert t.observe(RECORD, {"a", "b"}, frozenset(), now=22) == {"a", "b"}
+    t.observe(RECORD, {"a"}, frozenset(), now=23)
+    assert (RECORD, "b") not in t.pending()
+    t.forget(RECORD)
+    assert t.pending() == {}
