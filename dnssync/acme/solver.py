@@ -68,7 +68,7 @@ from dnssync.errors import (
 )
 from dnssync.names import from_dns, in_zone, to_dns, zone_for
 from dnssync.rfc2136 import wire
-from dnssync.rfc2136.client import Client, Timeouts, rcode_name
+from dnssync.rfc2136.client import TSIG_ERRORS, Client, Timeouts, rcode_name
 from dnssync.rfc2136.zones import ZoneReader
 
 log = logging.getLogger(__name__)
@@ -78,13 +78,6 @@ MAX_HOPS = 8  # CNAMEs followed before giving up (loops, long chains)
 ZONE_CACHE_SECONDS = 300.0  # zone cuts found by SOA queries change rarely
 _VERIFY_WAIT = 2.0
 NO_OPTIONS = SolverOptions()  # how long the primary may take to serve an accepted UPDATE
-
-_TSIG_ERRORS = {
-    dns.tsig.PeerBadKey: "BADKEY",
-    dns.tsig.PeerBadSignature: "BADSIG",
-    dns.tsig.PeerBadTime: "BADTIME",
-    dns.tsig.PeerBadTruncation: "BADTRUNC",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,73 +124,8 @@ async def query(
     caller (NXDOMAIN is an answer here, not an error).
     """
 
-    async def once() -> dns.message.Message:
-        q = dns.message.make_query(to_dns(qname), rdtype)
-        if not recursion:
-            q.flags &= ~dns.flags.RD
-        if key is not None:
-            q.use_tsig(key)
-        try:
-            answer, _ = await dns.asyncquery.udp_with_fallback(
-                q, host, timeout=timeouts.query, port=port
-            )
-        except dns.exception.Timeout:
-            raise DNSTimeout(
-                f"{rdtype.name} query for {qname} timed out", server=label, zone=zone
-            ) from None
-        except tuple(_TSIG_ERRORS) as e:
-            code = _TSIG_ERRORS[type(e)]
-            raise TSIGFailure(
-                f"{rdtype.name} query for {qname}: NOTAUTH/{code}",
-                rcode="NOTAUTH",
-                tsig_error=code,
-                server=label,
-                zone=zone,
-            ) from None
-        except (dns.message.UnknownTSIGKey, dns.tsig.BadSignature, dns.tsig.BadTime) as e:
-            raise TSIGFailure(
-                f"{rdtype.name} query for {qname}: the answer's TSIG did not verify "
-                f"({type(e).__name__})",
-                rcode="",
-                tsig_error="BADSIG",
-                server=label,
-                zone=zone,
-            ) from None
-        except dns.exception.FormError as e:
-            if key is not None:
-                raise TSIGFailure(
-                    f"{rdtype.name} query for {qname}: unsigned or malformed answer: "
-                    "the server did not accept our key?",
-                    rcode="",
-                    tsig_error="UNSIGNED",
-                    server=label,
-                    zone=zone,
-                ) from None
-            raise MalformedResponse(
-                f"{rdtype.name} query for {qname}: malformed answer ({e})", server=label, zone=zone
-            ) from None
-        except dns.exception.DNSException as e:
-            raise MalformedResponse(
-                f"{rdtype.name} query for {qname} failed: {type(e).__name__}",
-                server=label,
-                zone=zone,
-            ) from None
-        except OSError as e:
-            raise ConnectionFailed(
-                f"{rdtype.name} query for {qname} failed: {e.strerror or e}",
-                server=label,
-                zone=zone,
-            ) from None
-        return answer
-
-    # The first try runs bare: a tenacity retry loop per query costs more
-    # than the query itself on loopback.
-    try:
-        return await once()
-    except DNSError as e:
-        if not e.retryable or timeouts.attempts <= 1:
-            raise
-    return await _retrying(timeouts.attempts - 1, once)
+    client = Client(host, port, key=key, timeouts=timeouts, label=label)
+    return await client.query(qname, rdtype, zone=zone, recursion=recursion)
 
 
 class _Datagram(asyncio.DatagramProtocol):
@@ -286,8 +214,8 @@ async def txt_query(
         if key is not None:
             try:
                 wire.TsigVerifier(key, q.mac or b"").verify(answer, msg, int(time.time()))
-            except tuple(_TSIG_ERRORS) as e:
-                code = _TSIG_ERRORS[type(e)]
+            except tuple(TSIG_ERRORS) as e:
+                code = TSIG_ERRORS[type(e)]
                 raise TSIGFailure(
                     f"{what}: {msg.rcode_text}/{code}",
                     rcode=msg.rcode_text,

@@ -25,6 +25,7 @@ from typing import TypeVar
 
 import dns.asyncquery
 import dns.exception
+import dns.flags
 import dns.message
 import dns.name
 import dns.rcode
@@ -58,7 +59,7 @@ _PREREQ_RCODES = {
     dns.rcode.NXDOMAIN: "a name that must exist does not",
     dns.rcode.NXRRSET: "a record set is not as it was read (changed by someone else?)",
 }
-_TSIG_ERRORS = {
+TSIG_ERRORS = {
     dns.tsig.PeerBadKey: "BADKEY",
     dns.tsig.PeerBadSignature: "BADSIG",
     dns.tsig.PeerBadTime: "BADTIME",
@@ -202,8 +203,8 @@ class Client:
         keyring = self.key if self.key is not None else False
         try:
             msg = dns.message.from_wire(answer, keyring=keyring, request_mac=mac)
-        except tuple(_TSIG_ERRORS) as e:
-            code = _TSIG_ERRORS[type(e)]
+        except tuple(TSIG_ERRORS) as e:
+            code = TSIG_ERRORS[type(e)]
             raise self._tsig(
                 f"{rcode_name(rcode)}/{code}: {_TSIG_HINTS[code]}",
                 rcode=rcode_name(rcode),
@@ -278,35 +279,68 @@ class Client:
         """The zone's current serial, from one (signed) SOA query."""
         return await self._retry(lambda: self._soa_serial(zone))
 
-    async def _soa_serial(self, zone: str) -> int:
-        query = dns.message.make_query(to_dns(zone), dns.rdatatype.SOA)
+    async def query(
+        self,
+        qname: str,
+        rdtype: dns.rdatatype.RdataType,
+        *,
+        zone: str = "",
+        recursion: bool = False,
+    ) -> dns.message.Message:
+        """One query (UDP, TCP on truncation), signed with our key when we have one.
+
+        The rcode is left to the caller (NXDOMAIN is an answer, not an error).
+        """
+        return await self._retry(lambda: self._query(qname, rdtype, zone, recursion))
+
+    async def _query(
+        self, qname: str, rdtype: dns.rdatatype.RdataType, zone: str, recursion: bool
+    ) -> dns.message.Message:
+        what = f"{rdtype.name} query for {qname}"
+        query = dns.message.make_query(to_dns(qname), rdtype)
+        if not recursion:
+            query.flags &= ~dns.flags.RD
         self._sign(query)
         try:
             answer, _ = await dns.asyncquery.udp_with_fallback(
                 query, await self._address(zone), timeout=self.timeouts.query, port=self.port
             )
         except dns.exception.Timeout:
-            raise self._error(DNSTimeout, "SOA query timed out", zone) from None
-        except tuple(_TSIG_ERRORS) as e:
-            code = _TSIG_ERRORS[type(e)]
+            raise self._error(DNSTimeout, f"{what} timed out", zone) from None
+        except tuple(TSIG_ERRORS) as e:
+            code = TSIG_ERRORS[type(e)]
             raise self._tsig(
-                f"SOA query: NOTAUTH/{code}: {_TSIG_HINTS[code]}",
+                f"{what}: NOTAUTH/{code}: {_TSIG_HINTS[code]}",
                 rcode="NOTAUTH",
                 code=code,
                 zone=zone,
             ) from None
-        except dns.exception.FormError as e:
+        except (dns.message.UnknownTSIGKey, dns.tsig.BadSignature, dns.tsig.BadTime) as e:
             raise self._tsig(
-                f"SOA query: unsigned or malformed answer ({e}): "
-                "the server did not accept our key?",
+                f"{what}: the answer's TSIG did not verify ({type(e).__name__})",
+                rcode="",
+                code="BADSIG",
+                zone=zone,
+            ) from None
+        except dns.exception.FormError as e:
+            if self.key is None:
+                raise self._error(
+                    MalformedResponse, f"{what}: malformed answer ({e})", zone
+                ) from None
+            raise self._tsig(
+                f"{what}: unsigned or malformed answer ({e}): the server did not accept our key?",
                 rcode="",
                 code="UNSIGNED",
                 zone=zone,
             ) from None
         except dns.exception.DNSException as e:
-            raise self._error(MalformedResponse, f"SOA query failed: {e}", zone) from None
+            raise self._error(MalformedResponse, f"{what} failed: {e}", zone) from None
         except OSError as e:
-            raise self._error(ConnectionFailed, f"SOA query failed: {e}", zone) from None
+            raise self._error(ConnectionFailed, f"{what} failed: {e.strerror or e}", zone) from None
+        return answer
+
+    async def _soa_serial(self, zone: str) -> int:
+        answer = await self._query(zone, dns.rdatatype.SOA, zone, False)
         self._raise_rcode(answer.rcode(), zone, "SOA query")
         for rrset in answer.answer:
             if rrset.rdtype == dns.rdatatype.SOA and rrset.name == to_dns(zone):
@@ -384,8 +418,8 @@ class Client:
     ) -> None:
         try:
             verifier.verify(data, msg, int(time.time()))
-        except tuple(_TSIG_ERRORS) as e:
-            code = _TSIG_ERRORS[type(e)]
+        except tuple(TSIG_ERRORS) as e:
+            code = TSIG_ERRORS[type(e)]
             raise self._tsig(
                 f"{what}: {msg.rcode_text}/{code}: {_TSIG_HINTS[code]}",
                 rcode=msg.rcode_text,
