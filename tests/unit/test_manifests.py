@@ -6,11 +6,14 @@ import textwrap
 from pathlib import Path
 
 import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dnssync.errors import ConfigError
 from dnssync.model import Endpoint, ObjectRef
 from dnssync.sources.annotations import PREFIXES, SourceOptions, parse_filter
-from dnssync.sources.manifests import load_manifests, manifest_files
+from dnssync.sources.manifests import load_manifests, manifest_files, parse_chunk
 
 OLD = PREFIXES[1]
 EXAMPLES = Path(__file__).resolve().parents[2] / "config" / "examples" / "manifests"
@@ -346,3 +349,21 @@ def test_example_manifests() -> None:
         ("media.home.tillo.ch", "A", ("192.0.2.20",), 600, "service/media/jellyfin"),
     }
     assert not any(e.name.startswith("scratch.") for e in r.endpoints)
+
+
+SCALAR = st.text(alphabet="0123456789.:-+_eExXbBoOyYnNsStTrRuUfFaAlL~ ", min_size=1, max_size=8)
+
+
+@settings(max_examples=600, deadline=None)
+@given(SCALAR, SCALAR)
+def test_fast_parser_agrees_with_yaml_1_1_or_defers(key_part: str, value: str) -> None:
+    """Where the fast YAML 1.2 parser is used, it reads what PyYAML (YAML 1.1) reads."""
+    name = key_part.strip()
+    text = f"apiVersion: v1\nkind: Service\nmetadata:\n  name: x{name}\nspec:\n  v: {value}\n"
+    try:
+        expected = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return
+    documents, problem = parse_chunk((0, text))
+    assert not problem
+    assert documents == [expected]
