@@ -72,6 +72,11 @@ _TSIG_HINTS = {
 }
 
 
+#: How long, and how many, UPDATE connections are kept for reuse.  BIND
+#: closes idle TCP clients after 30 s, Knot after its tcp-idle-timeout.
+KEEP_ALIVE = 5.0
+KEEP_IDLE = 4
+
 _UPDATE_HINTS = {
     "REFUSED": "the key may not change this name or type (update policy)",
     "NOTAUTH": "the server is not authoritative for the zone, or the key is not allowed",
@@ -120,12 +125,13 @@ def rcode_name(rcode: int) -> str:
 class _Conn:
     """A connected non-blocking TCP socket with a read buffer."""
 
-    __slots__ = ("buf", "loop", "sock")
+    __slots__ = ("buf", "loop", "received", "sock")
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
         self.buf = bytearray()
         self.loop = asyncio.get_running_loop()
+        self.received = False  # any byte of an answer on this use
 
     async def send(self, data: bytes) -> None:
         await self.loop.sock_sendall(self.sock, data)
@@ -138,6 +144,7 @@ class _Conn:
             chunk = await self.loop.sock_recv(self.sock, max(65536, n - len(self.buf)))
             if not chunk:
                 raise EOFError
+            self.received = True
             self.buf += chunk
         out = bytes(self.buf[:n])
         del self.buf[:n]
@@ -165,6 +172,8 @@ class Client:
         self.timeouts = timeouts
         key_part = f", key {key.name.to_text(omit_final_dot=True)}" if key else ""
         self.label = label or f"server {host}:{port}{key_part}"
+        # UPDATE connections kept for reuse: (when kept, connection).
+        self._idle: list[tuple[float, _Conn]] = []
 
     # --- helpers ---------------------------------------------------------
 
@@ -218,6 +227,7 @@ class Client:
         return _Conn(sock)
 
     async def _send(self, conn: _Conn, data: bytes, zone: str, what: str) -> None:
+        conn.received = False
         try:
             await conn.send(struct.pack("!H", len(data)) + data)
         except OSError as e:
@@ -528,15 +538,60 @@ class Client:
             data = msg.to_wire()
             mac = msg.mac or b""
             msg_id = msg.id
-        conn = await self._retry(lambda: self._connect(zone))
-        try:
-            await self._send(conn, data, zone, what)
-            answer = await self._read_message(conn, zone, self.timeouts.query)
-        except DNSTimeout:
-            raise self._error(
-                DNSTimeout, f"{what}: no answer in time; outcome unknown, re-read the zone", zone
-            ) from None
-        finally:
-            conn.close()
+        answer = await self._exchange(data, zone, what)
         reply = self._verify(msg_id, mac, answer, zone)
         self._raise_rcode(reply.rcode(), zone, what)
+
+    async def _exchange(self, data: bytes, zone: str, what: str) -> bytes:
+        """One request and its answer over TCP, on a kept-alive connection if any.
+
+        A kept connection the server has closed meanwhile fails before any
+        answer byte arrives; the server never read the request then, so it
+        goes once more over a new connection.  Any other failure closes the
+        connection (an answer might still be on its way on it).
+        """
+        for _ in range(2):
+            conn, reused = self._idle_conn()
+            if conn is None:
+                conn = await self._retry(lambda: self._connect(zone))
+            try:
+                await self._send(conn, data, zone, what)
+                answer = await self._read_message(conn, zone, self.timeouts.query)
+            except DNSTimeout:
+                conn.close()
+                raise self._error(
+                    DNSTimeout,
+                    f"{what}: no answer in time; outcome unknown, re-read the zone",
+                    zone,
+                ) from None
+            except ConnectionFailed:
+                conn.close()
+                if reused and not conn.received:
+                    continue
+                raise
+            except BaseException:
+                conn.close()
+                raise
+            self._keep(conn)
+            return answer
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _idle_conn(self) -> tuple[_Conn | None, bool]:
+        now = time.monotonic()
+        while self._idle:
+            since, conn = self._idle.pop()
+            if now - since < KEEP_ALIVE and not conn.buf:
+                return conn, True
+            conn.close()
+        return None, False
+
+    def _keep(self, conn: _Conn) -> None:
+        if len(self._idle) < KEEP_IDLE and not conn.buf:
+            self._idle.append((time.monotonic(), conn))
+        else:
+            conn.close()
+
+    def close(self) -> None:
+        """Close kept-alive connections."""
+        while self._idle:
+            self._idle.pop()[1].close()

@@ -28,7 +28,7 @@ from dnssync.registry import Registry, RegistryOptions
 from dnssync.rfc2136 import applier
 from dnssync.rfc2136.client import Client, Timeouts
 from dnssync.rfc2136.zones import ZoneReader
-from tests.dnsservers import DNSServer, TsigKey, ZoneUnderTest
+from tests.dnsservers import DNSServer, TsigKey, ZoneUnderTest, start_server
 
 FAST = Timeouts(query=2.0, message=3.0, transfer=30.0, attempts=2)
 REGISTRY = Registry(RegistryOptions(owner_id="test-owner", prefix="extdns-"))
@@ -342,3 +342,23 @@ async def test_ten_thousand_records_round_trip(zone: ZoneUnderTest) -> None:
     again = plan(eps, full, REGISTRY, PlanOptions(max_change_ratio=None))
     assert again.changes == ()
     assert sum(1 for k in full.rrsets if k.type == "A") == 10_001  # + ns1
+
+
+async def test_kept_connection_closed_by_the_server_is_replaced() -> None:
+    """An UPDATE on a kept-alive connection the server has dropped goes over a new one."""
+    server = start_server("bind")
+    try:
+        server.add_zone("keep.test")
+        c = client(server)
+        for attempt in range(2):
+            upd = dns.update.UpdateMessage("keep.test.")
+            upd.add(f"r{attempt}.keep.test.", 300, "A", "192.0.2.1")
+            await c.update(upd, "keep.test")
+            assert c._idle, "the connection is kept for the next UPDATE"
+            server.stop()
+            server.start()  # drops every client connection
+        snap = (await ZoneReader(c, "keep.test").read()).snapshot
+        assert snap.get("r0.keep.test", "A") is not None
+        assert snap.get("r1.keep.test", "A") is not None
+    finally:
+        server.close()
