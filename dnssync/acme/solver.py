@@ -128,44 +128,36 @@ async def query(
     return await client.query(qname, rdtype, zone=zone, recursion=recursion)
 
 
-class _Datagram(asyncio.DatagramProtocol):
-    """Receives the one answer (matched by message id) to a UDP query."""
-
-    def __init__(self, msg_id: bytes) -> None:
-        self.msg_id = msg_id
-        self.answer: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
-
-    def datagram_received(self, data: bytes, addr: object) -> None:
-        if data[:2] == self.msg_id and not self.answer.done():
-            self.answer.set_result(data)
-
-    def error_received(self, exc: Exception) -> None:
-        if not self.answer.done():
-            self.answer.set_exception(exc)
-
-
 async def _exchange(host: str, port: int, data: bytes, timeout: float) -> bytes:
-    """One query over UDP, again over TCP when the answer is truncated."""
+    """One query over UDP, again over TCP when the answer is truncated.
+
+    Plain non-blocking sockets: a datagram endpoint or a stream per query
+    costs more than the query itself on loopback.
+    """
     loop = asyncio.get_running_loop()
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
     async with asyncio.timeout(timeout):
-        transport, proto = await loop.create_datagram_endpoint(
-            lambda: _Datagram(data[:2]), remote_addr=(host, port)
-        )
-        try:
-            transport.sendto(data)
-            answer = await proto.answer
-        finally:
-            transport.close()
+        with socket.socket(family, socket.SOCK_DGRAM) as udp:
+            udp.setblocking(False)
+            udp.connect((host, port))
+            await loop.sock_sendall(udp, data)
+            while True:
+                answer = await loop.sock_recv(udp, 65535)
+                if answer[:2] == data[:2]:  # the id: ignore strays
+                    break
         if len(answer) < 3 or not answer[2] & 0x02:  # TC bit
             return answer
-        reader, writer = await asyncio.open_connection(host, port)
-        try:
-            writer.write(struct.pack("!H", len(data)) + data)
-            await writer.drain()
-            (length,) = struct.unpack("!H", await reader.readexactly(2))
-            return await reader.readexactly(length)
-        finally:
-            writer.close()
+        with socket.socket(family, socket.SOCK_STREAM) as tcp:
+            tcp.setblocking(False)
+            await loop.sock_connect(tcp, (host, port))
+            await loop.sock_sendall(tcp, struct.pack("!H", len(data)) + data)
+            buf = b""
+            while len(buf) < 2 or len(buf) < 2 + int.from_bytes(buf[:2], "big"):
+                chunk = await loop.sock_recv(tcp, 65535)
+                if not chunk:
+                    raise asyncio.IncompleteReadError(buf, None)
+                buf += chunk
+            return buf[2 : 2 + int.from_bytes(buf[:2], "big")]
 
 
 async def txt_query(
