@@ -34,7 +34,7 @@ import dns.update
 
 from dnssync.errors import InvalidInput, InvalidName
 from dnssync.names import MAX_NAME, normalize
-from dnssync.rfc2136.updates import rdata
+from dnssync.rfc2136.updates import IN, NONE, WireRR, encode_rrs, rdata, rdata_wire
 
 CHALLENGE_LABEL = "_acme-challenge"
 MARKER_LABEL = "_dnssync-acme"
@@ -132,40 +132,39 @@ def _txt(value: str) -> dns.rdata.Rdata:
 
 
 def present_message(
-    zone: str, record: str, value: str, ttl: int, *, owner: str | None
-) -> dns.update.UpdateMessage:
+    zone: str, record: str, value: str, ttl: int, *, owner: str | None, msg_id: int
+) -> bytes:
     """Add ``value`` at ``record`` (and our marker, when ``owner`` is set).
 
     Adding an RR that exists is a no-op (RFC 2136 3.4.2.2): presenting twice
     is harmless.  The prerequisite "no CNAME at the record" turns a
     delegated ``_acme-challenge`` (a CNAME the server would silently keep,
     dropping our TXT) into YXRRSET, which the solver answers by following
-    the CNAME.
+    the CNAME.  Written straight to wire (unsigned; the client signs it):
+    this is on cert-manager's critical path.
     """
-    msg = dns.update.UpdateMessage(_name(zone))
-    name = _name(record)
-    msg.absent(name, dns.rdatatype.CNAME)
-    msg.add(name, ttl, _txt(value))
+    adds: list[WireRR] = [(record, "TXT", IN, ttl, rdata_wire("TXT", value))]
     if owner is not None:
-        msg.add(_name(marker_name(record)), ttl, _txt(marker_value(owner, value)))
-    return msg
+        marker = rdata_wire("TXT", marker_value(owner, value))
+        adds.append((marker_name(record), "TXT", IN, ttl, marker))
+    return encode_rrs(
+        zone, msg_id=msg_id, prerequisites=[(record, "CNAME", NONE, 0, b"")], updates=adds
+    )
 
 
-def cleanup_message(
-    zone: str, record: str, value: str, *, owner: str | None
-) -> dns.update.UpdateMessage:
+def cleanup_message(zone: str, record: str, value: str, *, owner: str | None, msg_id: int) -> bytes:
     """Delete exactly ``value`` at ``record`` (and our marker for it).
 
     Deleting an RR that is not there is a no-op: clean-up is idempotent and
     other values at the name (apex + wildcard, other clients) stay.
     """
-    msg = dns.update.UpdateMessage(_name(zone))
-    name = _name(record)
-    msg.absent(name, dns.rdatatype.CNAME)
-    msg.delete(name, _txt(value))
+    deletes: list[WireRR] = [(record, "TXT", NONE, 0, rdata_wire("TXT", value))]
     if owner is not None:
-        msg.delete(_name(marker_name(record)), _txt(marker_value(owner, value)))
-    return msg
+        marker = rdata_wire("TXT", marker_value(owner, value))
+        deletes.append((marker_name(record), "TXT", NONE, 0, marker))
+    return encode_rrs(
+        zone, msg_id=msg_id, prerequisites=[(record, "CNAME", NONE, 0, b"")], updates=deletes
+    )
 
 
 def stale_message(

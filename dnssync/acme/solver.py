@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
+import secrets
 import socket
 import struct
 import time
@@ -372,7 +373,9 @@ class Solver:
         placement = await self._write(
             record,
             options,
-            lambda p: records.present_message(p.zone, p.record, value, ttl, owner=self.owner),
+            lambda p: records.present_message(
+                p.zone, p.record, value, ttl, owner=self.owner, msg_id=secrets.randbits(16)
+            ),
             "present",
         )
         self.written[(placement.record, value)] = placement
@@ -396,7 +399,9 @@ class Solver:
         placement = await self._write(
             record,
             options,
-            lambda p: records.cleanup_message(p.zone, p.record, value, owner=self.owner),
+            lambda p: records.cleanup_message(
+                p.zone, p.record, value, owner=self.owner, msg_id=secrets.randbits(16)
+            ),
             "clean-up",
         )
         # No read-back here: a primary that answered NOERROR to a delete has
@@ -567,7 +572,7 @@ class Solver:
         self,
         record: str,
         options: SolverOptions,
-        build: Callable[[Placement], dns.update.UpdateMessage],
+        build: Callable[[Placement], dns.update.UpdateMessage | bytes],
         what: str,
     ) -> Placement:
         placement = await self.locate(record, options=options)

@@ -214,6 +214,32 @@ def _name_wire(name: str) -> bytes:
     return wire
 
 
+#: One RR of an UPDATE in wire terms: name, type, class, TTL, RDATA.
+WireRR = tuple[str, str, int, int, bytes]
+IN = int(_IN)
+NONE = int(_NONE)
+ANY = int(_ANY)
+
+
+def encode_rrs(
+    zone: str, *, msg_id: int, prerequisites: Iterable[WireRR], updates: Iterable[WireRR]
+) -> bytes:
+    """An unsigned UPDATE message from RRs already in wire terms.
+
+    For small hand-built messages (ACME's); planned changes go through
+    :func:`encode`, which derives these RRs from a plan.
+    """
+    enc = _Encoder(zone, msg_id)
+    counts = []
+    for section in (prerequisites, updates):
+        n = 0
+        for name, type_, rdclass, ttl, data in section:
+            enc.rr(name, _TYPE[type_], rdclass, ttl, data)
+            n += 1
+        counts.append(n)
+    return enc.finish(counts[0], counts[1])
+
+
 def encode(changes: Iterable[Change], zone: str, *, msg_id: int) -> bytes:
     """One unsigned UPDATE message carrying ``changes`` with their prerequisites.
 

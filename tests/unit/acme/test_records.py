@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dns.message
 import dns.rdataclass
 import dns.rdatatype
 import dns.update
@@ -30,6 +31,13 @@ RECORD = "_acme-challenge.www.example.com"
 VALUE = "LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0"
 values = st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7E), min_size=1)
 owners = st.from_regex(r"[A-Za-z0-9._-]{1,20}", fullmatch=True)
+
+
+def update_of(wire: bytes) -> dns.update.UpdateMessage:
+    """Parse an encoded UPDATE back with dnspython (which also proves it is valid)."""
+    msg = dns.message.from_wire(wire)
+    assert isinstance(msg, dns.update.UpdateMessage)
+    return msg
 
 
 def rrs(section: list[dns.rrset.RRset]) -> set[tuple[str, str, str, str, int]]:
@@ -107,8 +115,9 @@ def test_marker_name_too_long() -> None:
 
 def test_present_message() -> None:
     """Present: CNAME must be absent; value and marker added with the TTL, one message."""
-    msg = present_message(ZONE, RECORD, VALUE, 60, owner="me")
+    msg = update_of(present_message(ZONE, RECORD, VALUE, 60, owner="me", msg_id=7))
     assert isinstance(msg, dns.update.UpdateMessage)
+    assert msg.id == 7
     assert rrs(msg.prerequisite) == {(RECORD, "NONE", "CNAME", "", 0)}
     assert rrs(msg.update) == {
         (RECORD, "IN", "TXT", VALUE, 60),
@@ -118,13 +127,13 @@ def test_present_message() -> None:
 
 def test_present_without_markers() -> None:
     """With markers off only the value is written."""
-    msg = present_message(ZONE, RECORD, VALUE, 60, owner=None)
+    msg = update_of(present_message(ZONE, RECORD, VALUE, 60, owner=None, msg_id=7))
     assert rrs(msg.update) == {(RECORD, "IN", "TXT", VALUE, 60)}
 
 
 def test_cleanup_message_deletes_exactly_one_value() -> None:
     """Clean-up deletes one RR (class NONE), never the RRset, and our marker for it."""
-    msg = cleanup_message(ZONE, RECORD, VALUE, owner="me")
+    msg = update_of(cleanup_message(ZONE, RECORD, VALUE, owner="me", msg_id=7))
     assert rrs(msg.prerequisite) == {(RECORD, "NONE", "CNAME", "", 0)}
     assert rrs(msg.update) == {
         (RECORD, "NONE", "TXT", VALUE, 0),
