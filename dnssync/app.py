@@ -120,10 +120,8 @@ class App:
                 )
             )
         runner = await serve(make_app(self.health, self.metrics), cfg.http.host, cfg.http.port)
-        for site in runner.sites:
-            server = getattr(site, "_server", None)
-            if server is not None and server.sockets:
-                self.http_port = server.sockets[0].getsockname()[1]
+        # The bound port (the config may ask for 0: any free one).
+        self.http_port = int(runner.addresses[0][1]) if runner.addresses else cfg.http.port
         try:
             for target in self.targets:
                 self.loops.append(
@@ -145,7 +143,7 @@ class App:
             async with asyncio.TaskGroup() as tg:
                 bg = [tg.create_task(coro, name=name) for name, coro in background]
                 if uses_kube:
-                    await self._synced(feeds)
+                    await self._synced()
                 loops = [
                     tg.create_task(lp.run(self.stopping), name=f"reconcile {lp.target.name}")
                     for lp in self.loops
@@ -170,7 +168,7 @@ class App:
             tg.create_task(mark(), name=f"{informer.name} synced")
             await informer.run()
 
-    async def _synced(self, feeds: dict[str, EndpointFeed]) -> None:
+    async def _synced(self) -> None:
         """Reconcile only once every informer has listed (no partial desired set)."""
         while not all(self.health.sources.values()):
             if self.stopping.is_set():

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from dnssync.config import Config
-    from dnssync.controller import TargetResult
+    from dnssync.controller import Target, TargetResult
     from dnssync.model import Endpoint
 
 EXIT_OK = 0
@@ -241,7 +241,7 @@ async def _one_shot(args: argparse.Namespace) -> int:
 
 
 async def _reconcile(
-    target: object,
+    target: Target,
     eps: list[Endpoint],
     *,
     apply: bool,
@@ -251,9 +251,6 @@ async def _reconcile(
 ) -> TargetResult:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    from dnssync.controller import Target
-
-    assert isinstance(target, Target)
     if not apply or not console.is_terminal:
         return await target.reconcile(eps, apply=apply, force=force, complete=complete)
     with Progress(

@@ -160,8 +160,8 @@ class TargetConfig(_Model):
 
     @model_validator(mode="after")
     def _checks(self) -> TargetConfig:
-        if self.txt_prefix and self.txt_suffix:
-            raise ValueError("txt_prefix and txt_suffix are exclusive (as in external-dns)")
+        # The registry options (affixes, owner id, the AES key's form) are
+        # checked by dnssync.registry itself when the target is built.
         if self.txt_encrypt_key_file is not None:
             try:
                 text = self.txt_encrypt_key_file.read_text().strip()
@@ -170,21 +170,7 @@ class TargetConfig(_Model):
                     f"cannot read txt_encrypt_key_file {self.txt_encrypt_key_file}: {e.strerror}"
                 ) from None
             object.__setattr__(self, "txt_encrypt_key", SecretStr(text))
-        if self.txt_encrypt_key is not None and len(self.encryption_key() or b"") != 32:
-            raise ValueError("txt_encrypt_key must be 32 bytes (AES-256), as in external-dns")
         return self
-
-    def encryption_key(self) -> bytes | None:
-        if self.txt_encrypt_key is None:
-            return None
-        raw = self.txt_encrypt_key.get_secret_value().encode()
-        if len(raw) == 32:
-            return raw
-        try:
-            decoded = base64.b64decode(raw, validate=True)
-        except (binascii.Error, ValueError):
-            return raw
-        return decoded if len(decoded) == 32 else raw
 
 
 class KubernetesConfig(_Model):

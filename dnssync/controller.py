@@ -18,10 +18,17 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Protocol
 
 from dnssync.config import TargetConfig
-from dnssync.errors import DnssyncError, DNSTimeout, InvalidInput, PrerequisiteFailed, ServerRefused
+from dnssync.errors import (
+    ConfigError,
+    DnssyncError,
+    DNSTimeout,
+    InvalidInput,
+    PrerequisiteFailed,
+    ServerRefused,
+)
 from dnssync.model import Endpoint, ObjectRef, Plan, Policy, Skipped
 from dnssync.plan import PlanOptions, plan, split_by_zone
-from dnssync.registry import Registry, RegistryOptions
+from dnssync.registry import Registry, RegistryOptions, decode_aes_key
 from dnssync.rfc2136 import applier
 from dnssync.rfc2136.client import Client, Timeouts
 from dnssync.rfc2136.updates import describe
@@ -98,15 +105,19 @@ class Target:
             )
         )
         self.readers = {z: ZoneReader(self.transfer_client, z) for z in cfg.zones}
-        self.registry = Registry(
-            RegistryOptions(
-                owner_id=cfg.owner_id,
-                prefix=cfg.txt_prefix,
-                suffix=cfg.txt_suffix,
-                wildcard_replacement=cfg.txt_wildcard_replacement,
-                encryption_key=cfg.encryption_key(),
+        try:
+            aes = cfg.txt_encrypt_key
+            self.registry = Registry(
+                RegistryOptions(
+                    owner_id=cfg.owner_id,
+                    prefix=cfg.txt_prefix,
+                    suffix=cfg.txt_suffix,
+                    wildcard_replacement=cfg.txt_wildcard_replacement,
+                    encryption_key=decode_aes_key(aes.get_secret_value()) if aes else None,
+                )
             )
-        )
+        except ConfigError as e:
+            raise ConfigError(f"target {cfg.name}: {e}") from None
         self.plan_options = PlanOptions(
             policy=cfg.policy,
             default_ttl=cfg.ttl.default,
@@ -283,7 +294,6 @@ class Loop:
         self.options = options
         self.clock = clock
         self.failures = 0
-        self.passes = 0
         self._told: dict[tuple[str, str], str] = {}
         self._poke = asyncio.Event()
         health.expect_target(target.name)
@@ -334,7 +344,6 @@ class Loop:
             self.health.reconciled(self.target.name, ok=False, error=str(e))
             log.error("target %s: %s", self.target.name, e)
             return None
-        self.passes += 1
         elapsed = self.clock() - started
         self._observe(result, elapsed)
         if result.ok:

@@ -40,13 +40,6 @@ class InvalidName(InvalidInput):
     """A DNS name that is not valid, or not inside the zones it must be in."""
 
 
-# --- planning -------------------------------------------------------------
-
-
-class PlanRefused(DnssyncError):
-    """The plan would delete or rewrite more owned records than allowed."""
-
-
 # --- DNS ------------------------------------------------------------------
 
 

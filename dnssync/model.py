@@ -177,10 +177,6 @@ class Plan:
     owned: int = 0  # record sets of ours in the zone as read
     desired: int = 0  # endpoints inside the zone
 
-    @property
-    def empty(self) -> bool:
-        return not self.changes
-
     def count(self, action: Action) -> int:
         return sum(1 for c in self.changes if c.action is action)
 

@@ -101,15 +101,6 @@ def zone_for(name: str, zones: Iterable[str]) -> str | None:
     return best
 
 
-def relative(name: str, zone: str) -> str:
-    """``name`` relative to ``zone`` (``@`` for the apex)."""
-    if name == zone:
-        return "@"
-    if not name.endswith("." + zone):
-        raise InvalidName(f"{name!r} is not inside zone {zone!r}")
-    return name[: -len(zone) - 1]
-
-
 def split_first(name: str) -> tuple[str, str]:
     """Split at the first dot: ``www.example.com`` -> (``www``, ``example.com``)."""
     first, _, rest = name.partition(".")

@@ -30,8 +30,6 @@ from dnssync.errors import InvalidInput
 API_VERSION = "webhook.acme.cert-manager.io/v1alpha1"
 VERSION = "v1alpha1"
 KIND = "ChallengePayload"
-CHALLENGE_GROUP = "acme.cert-manager.io"
-CHALLENGE_VERSION = "v1"
 #: Challenge states after which cert-manager no longer needs the value.
 FINAL_STATES = frozenset({"valid", "invalid", "errored", "expired"})
 _WHERE = "ChallengePayload"

@@ -34,7 +34,7 @@ import secrets
 import socket
 import struct
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -49,7 +49,6 @@ import dns.rdatatype
 import dns.resolver
 import dns.tsig
 import dns.update
-import tenacity
 
 from dnssync.acme import records
 from dnssync.acme.payload import SolverOptions
@@ -69,7 +68,7 @@ from dnssync.errors import (
 )
 from dnssync.names import from_dns, in_zone, to_dns, zone_for
 from dnssync.rfc2136 import wire
-from dnssync.rfc2136.client import TSIG_ERRORS, Client, Timeouts, rcode_name
+from dnssync.rfc2136.client import TSIG_ERRORS, Client, Timeouts, rcode_name, with_retries
 from dnssync.rfc2136.zones import ZoneReader
 
 log = logging.getLogger(__name__)
@@ -88,23 +87,6 @@ class Placement:
     server: str
     zone: str
     record: str
-
-
-class _NotYet(Exception):
-    """The primary does not serve the change yet (retried briefly)."""
-
-
-async def _retrying(attempts: int, what: Callable[[], Awaitable[T]]) -> T:
-    retrying = tenacity.AsyncRetrying(
-        stop=tenacity.stop_after_attempt(attempts),
-        wait=tenacity.wait_exponential_jitter(multiplier=0.05, max=1.0, jitter=0.05),
-        retry=tenacity.retry_if_exception(lambda e: isinstance(e, DNSError) and e.retryable),
-        reraise=True,
-    )
-    async for attempt in retrying:
-        with attempt:
-            return await what()
-    raise AssertionError("unreachable")  # pragma: no cover
 
 
 async def query(
@@ -239,12 +221,7 @@ async def txt_query(
             if r.rdtype == wire.TXT and r.value is not None and r.name == qname
         )
 
-    try:
-        return await once()
-    except DNSError as e:
-        if not e.retryable or timeouts.attempts <= 1:
-            raise
-    return await _retrying(timeouts.attempts - 1, once)
+    return await with_retries(once, attempts=timeouts.attempts)
 
 
 def _rcode_error(msg: dns.message.Message, what: str, label: str, zone: str) -> None:
@@ -351,13 +328,6 @@ class Solver:
     @property
     def ttl(self) -> int:
         return self.cfg.ttl
-
-    def server_names(self) -> tuple[str, ...]:
-        return tuple(self._servers)
-
-    def configured_zones(self) -> dict[str, str]:
-        """zone -> server name, for the zones named in the configuration."""
-        return {z: s.name for s in self._servers.values() for z in s.cfg.zones}
 
     async def present(
         self,

@@ -122,6 +122,29 @@ def rcode_name(rcode: int) -> str:
         return f"RCODE{rcode}"
 
 
+async def with_retries(what: Callable[[], Awaitable[T]], *, attempts: int) -> T:
+    """Run ``what``; retry retryable DNS errors, jittered and capped, ``attempts`` in all.
+
+    The first try runs bare: on loopback a tenacity loop per exchange costs
+    more than the exchange itself.
+    """
+    try:
+        return await what()
+    except DNSError as e:
+        if not e.retryable or attempts <= 1:
+            raise
+    retrying = tenacity.AsyncRetrying(
+        stop=tenacity.stop_after_attempt(attempts - 1),
+        wait=tenacity.wait_exponential_jitter(multiplier=0.05, max=2.0, jitter=0.05),
+        retry=tenacity.retry_if_exception(lambda e: isinstance(e, DNSError) and e.retryable),
+        reraise=True,
+    )
+    async for attempt in retrying:
+        with attempt:
+            return await what()
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
 class _Conn:
     """A connected non-blocking TCP socket with a read buffer."""
 
@@ -188,22 +211,7 @@ class Client:
         return TSIGFailure(text, rcode=rcode, tsig_error=code, server=self.label, zone=zone)
 
     async def _retry(self, what: Callable[[], Awaitable[T]]) -> T:
-        try:
-            # The common case pays for no retry machinery.
-            return await what()
-        except DNSError as e:
-            if not e.retryable or self.timeouts.attempts <= 1:
-                raise
-        retrying = tenacity.AsyncRetrying(
-            stop=tenacity.stop_after_attempt(self.timeouts.attempts - 1),
-            wait=tenacity.wait_exponential_jitter(multiplier=0.05, max=2.0, jitter=0.05),
-            retry=tenacity.retry_if_exception(lambda e: isinstance(e, DNSError) and e.retryable),
-            reraise=True,
-        )
-        async for attempt in retrying:
-            with attempt:
-                return await what()
-        raise AssertionError("unreachable")  # pragma: no cover
+        return await with_retries(what, attempts=self.timeouts.attempts)
 
     async def _connect(self, zone: str) -> _Conn:
         # Plain non-blocking sockets: asyncio's stream layer costs ~0.5 ms per

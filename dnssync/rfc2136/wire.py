@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import ipaddress
 import struct
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import dns.name
@@ -31,7 +30,6 @@ SOA = 6
 TXT = 16
 AAAA = 28
 TSIG = 250
-TYPE_NAMES = {A: "A", CNAME: "CNAME", TXT: "TXT", AAAA: "AAAA", SOA: "SOA"}
 _HEADER = struct.Struct("!HHHHHH")
 _RR = struct.Struct("!HHIH")
 _SERIAL = struct.Struct("!I")
@@ -46,7 +44,7 @@ class WireError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Record:
-    """One resource record: ``value`` is set only for :data:`TYPE_NAMES` types."""
+    """One resource record: ``value`` is set for A, AAAA, CNAME and TXT only."""
 
     name: str
     rdtype: int
@@ -155,7 +153,7 @@ def _txt(rdata: bytes) -> str:
     return b"".join(parts).decode("utf-8", "surrogateescape")
 
 
-def parse(wire: bytes, *, question: bool = True) -> Message:
+def parse(wire: bytes) -> Message:
     """Parse one transfer (or any) message; values only for planned types."""
     if len(wire) < 12:
         raise WireError("message shorter than a DNS header")
@@ -259,11 +257,6 @@ class TsigVerifier:
             True,
         )
         self.last_signed = True
-
-
-def iter_records(messages: list[Message]) -> Iterator[Record]:
-    for m in messages:
-        yield from m.records
 
 
 class TransferAssembler:

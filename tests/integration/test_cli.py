@@ -257,6 +257,8 @@ def test_invalid_config_exits_2_with_a_clear_message(tmp_path: Path) -> None:
         ({"zones": ["a.test", "a.test"]}, "served by both"),
         ({"annotation_filter": "a in (b"}, "annotation filter"),
         ({"key": {"name": "k", "secret_file": "/does/not/exist"}}, "secret_file"),
+        ({"txt_prefix": "x-", "txt_suffix": "-y"}, "mutually exclusive"),
+        ({"txt_encrypt_key": "too-short"}, "32 bytes"),
     ],
 )
 def test_config_errors_name_the_problem(
