@@ -58,6 +58,19 @@ def txt_values(answer: dns.message.Message, name: str) -> set[str]:
     return out
 
 
+def wait_visible(s: DNSServer, record: str, value: str) -> None:
+    """Query (UDP, TCP on truncation) until ``value`` is served: the same code
+    checks both sides of a round."""
+    deadline = time.perf_counter() + 10
+    while True:
+        q = dns.message.make_query(record + ".", dns.rdatatype.TXT)
+        answer, _ = dns.query.udp_with_fallback(q, s.host, port=s.port, timeout=5)
+        if value in txt_values(answer, record):
+            return
+        if time.perf_counter() > deadline:
+            raise RuntimeError(f"{record}: value not visible within 10 s")
+
+
 # --- the floor: raw dnspython -----------------------------------------------
 
 
@@ -68,14 +81,7 @@ def raw_round(s: DNSServer, zone: str, record: str, value: str) -> float:
     add = dns.update.UpdateMessage(zone + ".", keyring=key)
     add.add(record + ".", 60, "TXT", f'"{value}"')
     assert dns.query.tcp(add, s.host, port=s.port, timeout=5).rcode() == 0
-    deadline = t + 10
-    while True:
-        q = dns.message.make_query(record + ".", dns.rdatatype.TXT)
-        answer, _ = dns.query.udp_with_fallback(q, s.host, port=s.port, timeout=5)
-        if value in txt_values(answer, record):
-            break
-        if time.perf_counter() > deadline:
-            raise RuntimeError(f"{record}: value not visible within 10 s")
+    wait_visible(s, record, value)
     delete = dns.update.UpdateMessage(zone + ".", keyring=key)
     delete.delete(record + ".", "TXT", f'"{value}"')
     assert dns.query.tcp(delete, s.host, port=s.port, timeout=5).rcode() == 0
@@ -205,7 +211,7 @@ async def webhook_round(
 ) -> float:
     t = time.perf_counter()
     await call(session, url, "Present", record, value)
-    await visible(s, record, {value})
+    wait_visible(s, record, value)  # blocking, as on the raw side; nothing else runs here
     await call(session, url, "CleanUp", record, value)
     return time.perf_counter() - t
 

@@ -43,6 +43,7 @@ import dns.message
 import dns.query
 import dns.rcode
 import dns.rdatatype
+import dns.tsig
 import dns.zone
 
 __all__ = [
@@ -53,6 +54,7 @@ __all__ = [
     "KnotServer",
     "PdnsServer",
     "TsigKey",
+    "ViewedBindServer",
     "ZoneUnderTest",
     "session_keys",
     "start_server",
@@ -484,8 +486,7 @@ class DNSServer:
                 raise DNSServerError(
                     f"{self.kind} died while loading zone {name}\n{self.log_tail()}"
                 )
-            # Unsigned on purpose: the skewed server would answer a signed query BADTIME.
-            query = dns.message.make_query(qname, "SOA")
+            query = self._zone_query(qname)
             try:
                 r = dns.query.tcp(query, self.host, port=self.port, timeout=1.0)
                 if (
@@ -566,6 +567,10 @@ class DNSServer:
             except FileNotFoundError as exc:
                 raise DNSServerError(f"{argv[0]} not found: {INSTALL_HINT}") from exc
         _chown(self.log_path)
+
+    def _zone_query(self, qname: str) -> dns.message.Message:
+        # Unsigned on purpose: the skewed server would answer a signed query BADTIME.
+        return dns.message.make_query(qname, "SOA")
 
     def _wait_ready(self, log_offset: int, deadline: float) -> str | None:
         """None once our daemon answers the probe over TCP and UDP, else what went wrong."""
@@ -723,7 +728,7 @@ class BindServer(DNSServer):
     check-dup-records ignore;
     check-sibling no;
 }};
-include "{wd}/zones.conf";
+{self._zones_clause()}
 """
         )
         _write(wd / "named.conf", conf)
@@ -733,6 +738,9 @@ include "{wd}/zones.conf";
             + f'options {{ default-key "{self._rndc_key.name}"; default-server {HOST};'
             f" default-port {self.rndc_port}; }};\n",
         )
+
+    def _zones_clause(self) -> str:
+        return f'include "{self.workdir}/zones.conf";'
 
     def _stanza(self, name: str, file: str, key: TsigKey, extra: str = "") -> str:
         return (
@@ -802,6 +810,50 @@ include "{wd}/zones.conf";
 
 
 # --------------------------------------------------------------------------- Knot DNS
+
+
+class ViewedBindServer(BindServer):
+    """BIND split into two views by TSIG key, as some sites run their primaries.
+
+    Requests signed with `key` see the live zones (updatable, as in `BindServer`);
+    all others see a static copy of each zone taken when it was added, or, for a
+    zone added with ``public=False``, no zone at all (REFUSED).
+    """
+
+    kind = "bind-views"
+
+    def _prepare(self) -> None:
+        super()._prepare()
+        self._public: dict[str, str] = {}
+        _mkdir(self.workdir / "public")
+        # The start-up probe is unsigned: the public view must answer it too.
+        probe = f'{PROBE_LABEL} 300 IN TXT "{self._probe_token}"'
+        self._add_public(OTHER_ZONE, _zone_text(OTHER_ZONE, probe))
+
+    def _zones_clause(self) -> str:
+        wd = self.workdir
+        return (
+            f'view "keyed" {{ match-clients {{ key "{self.key.name}"; }}; '
+            f'include "{wd}/zones.conf"; }};\n'
+            f'view "public" {{ match-clients {{ any; }}; include "{wd}/public.conf"; }};'
+        )
+
+    def _add_public(self, name: str, text: str) -> None:
+        _write(self.workdir / "public" / f"{name}.db", text)
+        self._public[name] = f'zone "{name}" {{ type primary; file "public/{name}.db"; }};\n'
+        _write(self.workdir / "public.conf", "".join(self._public.values()))
+
+    def add_zone(self, name: str, records: str = "", *, public: bool = True) -> None:
+        """Add `name` to the keyed view and, if `public`, a frozen copy to the other."""
+        if public:
+            self._add_public(_normalize(name), _zone_text(_normalize(name), records))
+        super().add_zone(name, records)  # its reconfig loads both
+
+    def _zone_query(self, qname: str) -> dns.message.Message:
+        # Signed: the live zone is the one that must have loaded.
+        query = dns.message.make_query(qname, "SOA")
+        query.use_tsig(dns.tsig.Key(self.key.name, self.key.secret, self.key.algorithm))
+        return query
 
 
 class KnotServer(DNSServer):
@@ -1001,7 +1053,12 @@ loglevel=6
 
 # --------------------------------------------------------------------------- factory
 
-KINDS: dict[str, type[DNSServer]] = {"bind": BindServer, "knot": KnotServer, "pdns": PdnsServer}
+KINDS: dict[str, type[DNSServer]] = {
+    "bind": BindServer,
+    "bind-views": ViewedBindServer,
+    "knot": KnotServer,
+    "pdns": PdnsServer,
+}
 
 
 def start_server(

@@ -243,6 +243,8 @@ class _Server:
         self.timeouts = timeouts
         self.client = Client(cfg.server.host, cfg.server.port, key=self.key, timeouts=timeouts)
         self.label = self.client.label
+        #: Set once the server proved it answers unsigned queries differently.
+        self.signed_reads = self.key is None
 
     async def query(
         self, qname: str, rdtype: dns.rdatatype.RdataType, zone: str = ""
@@ -258,12 +260,38 @@ class _Server:
             zone=zone,
         )
 
-    async def txt(self, qname: str, zone: str) -> frozenset[str]:
+    async def serves(self, qname: str, zone: str, value: str) -> bool:
+        """Whether the primary serves ``value`` at ``qname``: Present's read-back.
+
+        Asked unsigned first: TSIG costs as much as the query itself on a
+        fast network (signed here, verified there, signed back, verified
+        here), and this read only decides when to answer, never what to
+        write -- a forged "served" costs a failed ACME validation, which
+        cert-manager retries.  A server that refuses unsigned queries or
+        answers them from another view (BIND views matched by key) is asked
+        signed as well, and from then on only signed.
+        """
+        if self.signed_reads:
+            return value in await self.txt(qname, zone)
+        try:
+            if value in await self.txt(qname, zone, signed=False):
+                return True
+        except ServerRefused:
+            pass
+        if value not in await self.txt(qname, zone):
+            return False
+        self.signed_reads = True
+        log.info(
+            "%s answers signed queries differently; reading back signed from now on", self.label
+        )
+        return True
+
+    async def txt(self, qname: str, zone: str, *, signed: bool = True) -> frozenset[str]:
         return await txt_query(
             self.cfg.server.host,
             self.cfg.server.port,
             qname,
-            key=self.key,
+            key=self.key if signed else None,
             timeouts=self.timeouts,
             label=self.label,
             zone=zone,
@@ -573,8 +601,7 @@ class Solver:
         deadline = self._clock() + _VERIFY_WAIT
         delay = 0.02
         while True:
-            values = await server.txt(placement.record, placement.zone)
-            if (value in values) == served:
+            if await server.serves(placement.record, placement.zone, value) == served:
                 return
             if self._clock() >= deadline:
                 state = "does not serve the value" if served else "still serves the value"

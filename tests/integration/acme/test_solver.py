@@ -13,7 +13,7 @@ from dnssync.acme.records import marker_name, marker_value
 from dnssync.acme.solver import Placement, Solver
 from dnssync.config import AcmeConfig
 from dnssync.errors import DNSTimeout, InvalidInput, InvalidName, ServerRefused, TSIGFailure
-from tests.dnsservers import BindServer, TsigKey
+from tests.dnsservers import BindServer, TsigKey, ViewedBindServer, start_server
 
 from .conftest import acme_config, serial_of, server_entry, txt_at
 
@@ -184,3 +184,29 @@ async def test_wait_for_listed_nameservers(
     with pytest.raises(DNSTimeout, match=f"not served by 127.0.0.1:{dead_udp_port}"):
         await solver.present(f"_acme-challenge.{acme_zone}", value())
     await solver.present(f"_acme-challenge.{acme_zone}", value(), wait=False)
+
+
+@pytest.fixture(scope="module")
+def viewed_bind() -> Iterator[ViewedBindServer]:
+    """BIND that shows unsigned queries a frozen view of each zone (or none)."""
+    server = start_server("bind-views")
+    assert isinstance(server, ViewedBindServer)
+    yield server
+    server.close()
+
+
+@pytest.mark.parametrize("public", [True, False], ids=["frozen-view", "refused"])
+async def test_read_back_falls_back_to_signed_queries(
+    viewed_bind: ViewedBindServer, public: bool
+) -> None:
+    """Where unsigned queries see a frozen copy or are refused, Present still verifies (signed)."""
+    zone = f"views-{public}.test".lower()
+    viewed_bind.add_zone(zone, public=public)
+    solver = Solver(acme_config(viewed_bind, [zone]))
+    record = f"_acme-challenge.{zone}"
+    first, second = value(), value()
+    placement = await solver.present(record, first)
+    await solver.present(record, second)  # the server is now read signed only
+    assert (await solver.held(placement)).values == {first, second}
+    if public:  # what an unsigned reader sees: the copy frozen when the zone was added
+        assert await txt_at(viewed_bind, record) == set()
