@@ -32,7 +32,6 @@ import ipaddress
 import logging
 import secrets
 import socket
-import struct
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -60,15 +59,12 @@ from dnssync.errors import (
     DNSTimeout,
     InvalidInput,
     InvalidName,
-    MalformedResponse,
     PrerequisiteFailed,
     ServerFailure,
     ServerRefused,
-    TSIGFailure,
 )
-from dnssync.names import from_dns, in_zone, to_dns, zone_for
-from dnssync.rfc2136 import wire
-from dnssync.rfc2136.client import TSIG_ERRORS, Client, Timeouts, rcode_name, with_retries
+from dnssync.names import from_dns, in_zone, zone_for
+from dnssync.rfc2136.client import Client, Timeouts, rcode_name
 from dnssync.rfc2136.zones import ZoneReader
 
 log = logging.getLogger(__name__)
@@ -87,141 +83,6 @@ class Placement:
     server: str
     zone: str
     record: str
-
-
-async def query(
-    host: str,
-    port: int,
-    qname: str,
-    rdtype: dns.rdatatype.RdataType,
-    *,
-    key: dns.tsig.Key | None,
-    timeouts: Timeouts,
-    label: str,
-    zone: str = "",
-    recursion: bool = False,
-) -> dns.message.Message:
-    """One query (UDP, TCP on truncation), TSIG-signed when ``key`` is set.
-
-    Foreign exceptions become :mod:`dnssync.errors`; the rcode is left to the
-    caller (NXDOMAIN is an answer here, not an error).
-    """
-
-    client = Client(host, port, key=key, timeouts=timeouts, label=label)
-    return await client.query(qname, rdtype, zone=zone, recursion=recursion)
-
-
-async def _exchange(host: str, port: int, data: bytes, timeout: float) -> bytes:
-    """One query over UDP, again over TCP when the answer is truncated.
-
-    Plain non-blocking sockets: a datagram endpoint or a stream per query
-    costs more than the query itself on loopback.
-    """
-    loop = asyncio.get_running_loop()
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    async with asyncio.timeout(timeout):
-        with socket.socket(family, socket.SOCK_DGRAM) as udp:
-            udp.setblocking(False)
-            udp.connect((host, port))
-            await loop.sock_sendall(udp, data)
-            while True:
-                answer = await loop.sock_recv(udp, 65535)
-                if answer[:2] == data[:2]:  # the id: ignore strays
-                    break
-        if len(answer) < 3 or not answer[2] & 0x02:  # TC bit
-            return answer
-        with socket.socket(family, socket.SOCK_STREAM) as tcp:
-            tcp.setblocking(False)
-            await loop.sock_connect(tcp, (host, port))
-            await loop.sock_sendall(tcp, struct.pack("!H", len(data)) + data)
-            buf = b""
-            while len(buf) < 2 or len(buf) < 2 + int.from_bytes(buf[:2], "big"):
-                chunk = await loop.sock_recv(tcp, 65535)
-                if not chunk:
-                    raise asyncio.IncompleteReadError(buf, None)
-                buf += chunk
-            return buf[2 : 2 + int.from_bytes(buf[:2], "big")]
-
-
-async def txt_query(
-    host: str,
-    port: int,
-    qname: str,
-    *,
-    key: dns.tsig.Key | None,
-    timeouts: Timeouts,
-    label: str,
-    zone: str = "",
-) -> frozenset[str]:
-    """The TXT values at ``qname``: the hot read of Present's verification.
-
-    dnspython spends ~75 us per TXT record parsing an answer (a name with
-    dozens of concurrent challenge values costs milliseconds); the transfer
-    parser in :mod:`dnssync.rfc2136.wire` reads it in a few, and its
-    TSIG verifier checks the signature on the raw bytes just the same.
-    """
-    what = f"TXT query for {qname}"
-
-    async def once() -> frozenset[str]:
-        q = dns.message.make_query(to_dns(qname), dns.rdatatype.TXT)
-        q.flags &= ~dns.flags.RD
-        if key is not None:
-            q.use_tsig(key)
-        data = q.to_wire()
-        try:
-            answer = await _exchange(host, port, data, timeouts.query)
-        except TimeoutError:
-            raise DNSTimeout(f"{what} timed out", server=label, zone=zone) from None
-        except asyncio.IncompleteReadError:
-            raise ConnectionFailed(
-                f"{what}: connection closed mid-answer", server=label, zone=zone
-            ) from None
-        except OSError as e:
-            raise ConnectionFailed(
-                f"{what} failed: {e.strerror or e}", server=label, zone=zone
-            ) from None
-        try:
-            msg = wire.parse(answer)
-        except (wire.WireError, dns.exception.DNSException) as e:
-            raise MalformedResponse(
-                f"{what}: malformed answer ({e})", server=label, zone=zone
-            ) from None
-        if key is not None:
-            try:
-                wire.TsigVerifier(key, q.mac or b"").verify(answer, msg, int(time.time()))
-            except tuple(TSIG_ERRORS) as e:
-                code = TSIG_ERRORS[type(e)]
-                raise TSIGFailure(
-                    f"{what}: {msg.rcode_text}/{code}",
-                    rcode=msg.rcode_text,
-                    tsig_error=code,
-                    server=label,
-                    zone=zone,
-                ) from None
-            except (dns.tsig.BadSignature, dns.tsig.BadTime, dns.exception.DNSException) as e:
-                unsigned = msg.tsig_rdata is None
-                raise TSIGFailure(
-                    f"{what}: "
-                    + (
-                        "unsigned answer: the server did not accept our key?"
-                        if unsigned
-                        else f"the answer's TSIG did not verify ({type(e).__name__})"
-                    ),
-                    rcode=msg.rcode_text,
-                    tsig_error="UNSIGNED" if unsigned else "BADSIG",
-                    server=label,
-                    zone=zone,
-                ) from None
-        if msg.rcode not in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
-            cls = ServerFailure if msg.rcode == dns.rcode.SERVFAIL else ServerRefused
-            raise cls(f"{what}: {msg.rcode_text}", rcode=msg.rcode_text, server=label, zone=zone)
-        return frozenset(
-            r.value
-            for r in msg.records
-            if r.rdtype == wire.TXT and r.value is not None and r.name == qname
-        )
-
-    return await with_retries(once, attempts=timeouts.attempts)
 
 
 def _rcode_error(msg: dns.message.Message, what: str, label: str, zone: str) -> None:
@@ -249,16 +110,7 @@ class _Server:
     async def query(
         self, qname: str, rdtype: dns.rdatatype.RdataType, zone: str = ""
     ) -> dns.message.Message:
-        return await query(
-            self.cfg.server.host,
-            self.cfg.server.port,
-            qname,
-            rdtype,
-            key=self.key,
-            timeouts=self.timeouts,
-            label=self.label,
-            zone=zone,
-        )
+        return await self.client.query(qname, rdtype, zone=zone)
 
     async def serves(self, qname: str, zone: str, value: str) -> bool:
         """Whether the primary serves ``value`` at ``qname``: Present's read-back.
@@ -287,15 +139,7 @@ class _Server:
         return True
 
     async def txt(self, qname: str, zone: str, *, signed: bool = True) -> frozenset[str]:
-        return await txt_query(
-            self.cfg.server.host,
-            self.cfg.server.port,
-            qname,
-            key=self.key if signed else None,
-            timeouts=self.timeouts,
-            label=self.label,
-            zone=zone,
-        )
+        return await self.client.txt_values(qname, zone=zone, signed=signed)
 
     async def cname(self, qname: str, zone: str) -> str | None:
         msg = await self.query(qname, dns.rdatatype.CNAME, zone)
@@ -628,15 +472,13 @@ class Solver:
             while True:
                 try:
                     ip = await _address(host, port)
-                    values = await txt_query(
+                    nameserver = Client(
                         ip,
                         port,
-                        placement.record,
-                        key=None,
                         timeouts=Timeouts(query=min(prop.interval * 2, 3.0), attempts=1),
                         label=f"nameserver {name}",
-                        zone=placement.zone,
                     )
+                    values = await nameserver.txt_values(placement.record, zone=placement.zone)
                     if value in values:
                         lagging.discard(name)
                         return

@@ -5,8 +5,8 @@ Rdata and an RRset object for every record (about 40 us each).  dnssync only
 needs the owner name and type of every record, and the values of the few
 types it plans on (:data:`dnssync.model.READ_TYPES`), so this module walks the
 wire format directly, decodes compressed names once per offset, and leaves the
-rest of the records unparsed.  TSIG is still verified by dnspython on the raw
-message, exactly as :func:`dns.message.from_wire` would.
+rest of the records unparsed.  A closing TSIG record is read into a
+:class:`~dnssync.rfc2136.tsig.TsigRecord` for :mod:`dnssync.rfc2136.tsig`.
 """
 
 from __future__ import annotations
@@ -17,12 +17,8 @@ from dataclasses import dataclass
 
 import dns.name
 import dns.rcode
-import dns.rdata
-import dns.rdataclass
-import dns.rdatatype
-import dns.rdtypes.ANY.TSIG
-import dns.tsig
-import dns.wire
+
+from dnssync.rfc2136.tsig import TsigRecord
 
 A = 1
 CNAME = 5
@@ -60,9 +56,7 @@ class Message:
     id: int
     rcode: int
     records: tuple[Record, ...]
-    tsig_start: int  # offset of the TSIG RR, or -1 when unsigned
-    tsig_owner: dns.name.Name | None
-    tsig_rdata: dns.rdtypes.ANY.TSIG.TSIG | None
+    tsig: TsigRecord | None  # None: unsigned
 
     @property
     def rcode_text(self) -> str:
@@ -165,16 +159,14 @@ def parse(wire: bytes) -> Message:
         pos += 4
     records: list[Record] = []
     append = records.append
-    tsig_start = -1
-    tsig_owner: dns.name.Name | None = None
-    tsig_rdata: dns.rdtypes.ANY.TSIG.TSIG | None = None
+    tsig: TsigRecord | None = None
     total = an + ns + ar
     unpack_rr = _RR.unpack_from
     for index in range(total):
         rr_start = pos
         owner, pos = names.read(pos)
         try:
-            rdtype, rdclass, ttl, rdlen = unpack_rr(wire, pos)
+            rdtype, _, ttl, rdlen = unpack_rr(wire, pos)
         except struct.error:
             raise WireError("record header runs past the end of the message") from None
         pos += 10
@@ -204,59 +196,15 @@ def parse(wire: bytes) -> Message:
             else:
                 append(Record(owner, rdtype, ttl, None))
         elif rdtype == TSIG and index == total - 1:
-            tsig_start = rr_start
-            tsig_owner = dns.name.from_text(owner)
-            parser = dns.wire.Parser(wire, pos)
-            with parser.restrict_to(rdlen):
-                rd = dns.rdata.from_wire_parser(
-                    dns.rdataclass.RdataClass(rdclass), dns.rdatatype.TSIG, parser
-                )
-            assert isinstance(rd, dns.rdtypes.ANY.TSIG.TSIG)
-            tsig_rdata = rd
+            algorithm, p = names.read(pos)
+            if p > end:
+                raise WireError("TSIG algorithm name runs past its record")
+            tsig = TsigRecord.from_rdata(owner, algorithm, wire[p:end], rr_start)
         pos = end
     if pos != len(wire):
         raise WireError("trailing bytes after the last record")
     rcode = flags & 0xF
-    return Message(msg_id, rcode, tuple(records), tsig_start, tsig_owner, tsig_rdata)
-
-
-class TsigVerifier:
-    """Verifies the TSIG of each message of one transfer, in order.
-
-    RFC 8945 lets a server leave up to 99 messages unsigned between signed
-    ones; their bytes still enter the running digest.  The last message must
-    be signed, or the tail of the transfer is unauthenticated.
-    """
-
-    def __init__(self, key: dns.tsig.Key, request_mac: bytes) -> None:
-        self.key = key
-        self.request_mac = request_mac
-        self.ctx: dns.tsig.HMACTSig | None = None
-        self.last_signed = False
-        self.messages = 0
-
-    def verify(self, wire: bytes, msg: Message, now: int) -> None:
-        self.messages += 1
-        if msg.tsig_rdata is None or msg.tsig_owner is None:
-            if self.ctx is None:
-                raise dns.tsig.BadSignature("the first message of the answer is not signed")
-            self.ctx.update(wire)
-            self.last_signed = False
-            return
-        if msg.tsig_owner != self.key.name:
-            raise dns.tsig.PeerBadKey(f"answer signed with key {msg.tsig_owner}")
-        self.ctx = dns.tsig.validate(
-            wire,
-            self.key,
-            msg.tsig_owner,
-            msg.tsig_rdata,
-            now,
-            self.request_mac,
-            msg.tsig_start,
-            self.ctx,
-            True,
-        )
-        self.last_signed = True
+    return Message(msg_id, rcode, tuple(records), tsig)
 
 
 class TransferAssembler:

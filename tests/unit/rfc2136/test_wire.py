@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dnssync.names import from_dns
-from dnssync.rfc2136 import wire
+from dnssync.rfc2136 import tsig, wire
 
 ORIGIN = dns.name.from_text("example.test.")
 KEY = dns.tsig.Key("k.", "c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0", "hmac-sha256")
@@ -163,13 +163,13 @@ def test_tsig_verifier_accepts_signed_and_rejects_tampered() -> None:
     r.answer.append(dns.rrset.from_text(ORIGIN, 300, "IN", "SOA", ". . 1 2 3 4 5"))
     data = r.to_wire()
     msg = wire.parse(data)
-    v = wire.TsigVerifier(KEY, q.mac)
-    v.verify(data, msg, int(time.time()))
+    v = tsig.Verifier(tsig.Signer(KEY), q.mac)
+    v.verify(data, msg.tsig, int(time.time()))
     assert v.last_signed
     refresh = data.index(b"\x00\x00\x00\x02\x00\x00\x00\x03")
     tampered = bytearray(data)
     tampered[refresh + 3] ^= 1  # SOA refresh 2 -> 3: still well-formed
-    v2 = wire.TsigVerifier(KEY, q.mac)
+    v2 = tsig.Verifier(tsig.Signer(KEY), q.mac)
     with pytest.raises(dns.tsig.BadSignature):
-        v2.verify(bytes(tampered), wire.parse(bytes(tampered)), int(time.time()))
+        v2.verify(bytes(tampered), wire.parse(bytes(tampered)).tsig, int(time.time()))
     assert qwire
