@@ -273,7 +273,7 @@ async def load(
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--rounds", type=int, default=100)
+    ap.add_argument("--rounds", type=int, default=300)
     args = ap.parse_args()
     with server("bind") as s, tempfile.TemporaryDirectory() as tmp:
         zones = {"raw": "raw.acme.bench", "ours": "ours.acme.bench", "nov": "nov.acme.bench"}
