@@ -6,6 +6,8 @@
 - `zone`: a fresh zone `z<N>.test` on `dns_server` (a `ZoneUnderTest`); `zone_name` is
   its name.
 - `skewed_bind`: a BIND whose clock runs two hours ahead, serving "skew.test".
+- `viewed_bind`: a BIND split into two views by TSIG key (signed requests see the live
+  zones; unsigned ones see frozen copies, or nothing).
 
 A missing daemon fails the test with an install hint; nothing is ever skipped.
 """
@@ -23,6 +25,7 @@ from tests.dnsservers import (
     DNSServerError,
     KnotServer,
     PdnsServer,
+    ViewedBindServer,
     ZoneUnderTest,
     start_server,
 )
@@ -57,6 +60,15 @@ def bind_server() -> Iterator[BindServer]:
     """BIND 9.18 on a free loopback port."""
     server = _start("bind")
     assert isinstance(server, BindServer)
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="session")
+def viewed_bind() -> Iterator[ViewedBindServer]:
+    """BIND split into views by key: unsigned queries see frozen copies of zones, or none."""
+    server = _start("bind-views")
+    assert isinstance(server, ViewedBindServer)
     yield server
     server.close()
 

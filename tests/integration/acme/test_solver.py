@@ -13,7 +13,7 @@ from dnssync.acme.records import marker_name, marker_value
 from dnssync.acme.solver import Placement, Solver
 from dnssync.config import AcmeConfig
 from dnssync.errors import DNSTimeout, InvalidInput, InvalidName, ServerRefused, TSIGFailure
-from tests.dnsservers import BindServer, TsigKey, ViewedBindServer, start_server
+from tests.dnsservers import BindServer, TsigKey, ViewedBindServer
 
 from .conftest import acme_config, serial_of, server_entry, txt_at
 
@@ -184,15 +184,6 @@ async def test_wait_for_listed_nameservers(
     with pytest.raises(DNSTimeout, match=f"not served by 127.0.0.1:{dead_udp_port}"):
         await solver.present(f"_acme-challenge.{acme_zone}", value())
     await solver.present(f"_acme-challenge.{acme_zone}", value(), wait=False)
-
-
-@pytest.fixture(scope="module")
-def viewed_bind() -> Iterator[ViewedBindServer]:
-    """BIND that shows unsigned queries a frozen view of each zone (or none)."""
-    server = start_server("bind-views")
-    assert isinstance(server, ViewedBindServer)
-    yield server
-    server.close()
 
 
 @pytest.mark.parametrize("public", [True, False], ids=["frozen-view", "refused"])
