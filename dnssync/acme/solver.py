@@ -35,9 +35,7 @@ import socket
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TypeVar
 
-import dns.asyncquery
 import dns.asyncresolver
 import dns.exception
 import dns.flags
@@ -46,7 +44,6 @@ import dns.nameserver
 import dns.rcode
 import dns.rdatatype
 import dns.resolver
-import dns.tsig
 import dns.update
 
 from dnssync.acme import records
@@ -68,7 +65,6 @@ from dnssync.rfc2136.client import Client, Timeouts, rcode_name
 from dnssync.rfc2136.zones import ZoneReader
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 MAX_HOPS = 8  # CNAMEs followed before giving up (loops, long chains)
 ZONE_CACHE_SECONDS = 300.0  # zone cuts found by SOA queries change rarely

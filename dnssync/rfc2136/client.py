@@ -2,10 +2,12 @@
 
 This is the I/O edge of the DNS engine, and the one place where dnspython,
 socket and timeout exceptions are translated into :mod:`dnssync.errors`.
-Every exchange is TSIG-signed when a key is configured; transfers and
-updates always use TCP.  Retries (tenacity, jittered, capped) apply only to
-exchanges whose repetition is harmless: queries, transfers, and an UPDATE
-whose connection failed before anything was sent.  An UPDATE that timed out
+Every exchange is TSIG-signed when a key is configured (:mod:`.tsig`, on
+the raw wire) and goes over plain non-blocking sockets; queries use UDP
+(TCP when truncated), transfers and updates always TCP.  Retries
+(tenacity, jittered, capped) apply only to exchanges whose repetition is
+harmless: queries, transfers, and an UPDATE whose connection failed before
+anything was sent.  An UPDATE that timed out
 has an unknown outcome and is never re-sent blindly (see
 :class:`~dnssync.errors.DNSTimeout`).
 """
@@ -22,15 +24,13 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
-import dns.asyncquery
 import dns.exception
 import dns.flags
 import dns.message
-import dns.name
 import dns.rcode
-import dns.rdataclass
+import dns.rdata
 import dns.rdatatype
-import dns.rdtypes.ANY.TSIG
+import dns.rrset
 import dns.tsig
 import dns.update
 import tenacity
@@ -228,10 +228,6 @@ class Client:
 
     # --- helpers ---------------------------------------------------------
 
-    def _sign(self, msg: dns.message.Message) -> None:
-        if self.key is not None:
-            msg.use_tsig(self.key)
-
     def _error(self, cls: type[DNSError], text: str, zone: str) -> DNSError:
         return cls(text, server=self.label, zone=zone)
 
@@ -392,48 +388,47 @@ class Client:
     async def _query(
         self, qname: str, rdtype: dns.rdatatype.RdataType, zone: str, recursion: bool
     ) -> dns.message.Message:
+        answer, msg = await self._ask(qname, rdtype, zone, recursion=recursion)
+        if msg.tsig is not None:  # verified: dnspython gets the message without it
+            arcount = int.from_bytes(answer[10:12], "big") - 1
+            answer = answer[:10] + arcount.to_bytes(2, "big") + answer[12 : msg.tsig.start]
+        try:
+            return dns.message.from_wire(answer)
+        except dns.exception.DNSException as e:
+            what = f"{rdtype.name} query for {qname}"
+            raise self._error(MalformedResponse, f"{what}: malformed answer ({e})", zone) from None
+
+    async def _ask(
+        self,
+        qname: str,
+        rdtype: dns.rdatatype.RdataType,
+        zone: str,
+        *,
+        recursion: bool = False,
+        signed: bool = True,
+    ) -> tuple[bytes, wire.Message]:
+        """One query on plain sockets (UDP, TCP when truncated); the answer's
+        bytes and parse, its id and TSIG checked.  ``signed=False`` asks
+        without TSIG even when we have a key."""
         what = f"{rdtype.name} query for {qname}"
         query = dns.message.make_query(to_dns(qname), rdtype)
         if not recursion:
             query.flags &= ~dns.flags.RD
-        self._sign(query)
+        sign = signed and self.signer is not None
+        data, mac = self.sign(query.to_wire()) if sign else (query.to_wire(), b"")
         try:
-            answer, _ = await dns.asyncquery.udp_with_fallback(
-                query, await self._address(zone), timeout=self.timeouts.query, port=self.port
+            answer = await _datagram_exchange(
+                await self._address(zone), self.port, data, self.timeouts.query
             )
-        except dns.exception.Timeout:
+        except TimeoutError:
             raise self._error(DNSTimeout, f"{what} timed out", zone) from None
-        except tuple(TSIG_ERRORS) as e:
-            code = TSIG_ERRORS[type(e)]
-            raise self._tsig(
-                f"{what}: NOTAUTH/{code}: {_TSIG_HINTS[code]}",
-                rcode="NOTAUTH",
-                code=code,
-                zone=zone,
+        except EOFError:
+            raise self._error(
+                ConnectionFailed, f"{what}: connection closed mid-answer", zone
             ) from None
-        except (dns.message.UnknownTSIGKey, dns.tsig.BadSignature, dns.tsig.BadTime) as e:
-            raise self._tsig(
-                f"{what}: the answer's TSIG did not verify ({type(e).__name__})",
-                rcode="",
-                code="BADSIG",
-                zone=zone,
-            ) from None
-        except dns.exception.FormError as e:
-            if self.key is None:
-                raise self._error(
-                    MalformedResponse, f"{what}: malformed answer ({e})", zone
-                ) from None
-            raise self._tsig(
-                f"{what}: unsigned or malformed answer ({e}): the server did not accept our key?",
-                rcode="",
-                code="UNSIGNED",
-                zone=zone,
-            ) from None
-        except dns.exception.DNSException as e:
-            raise self._error(MalformedResponse, f"{what} failed: {e}", zone) from None
         except OSError as e:
             raise self._error(ConnectionFailed, f"{what} failed: {e.strerror or e}", zone) from None
-        return answer
+        return answer, self._verify(query.id, mac, answer, zone, what=what, signed=sign)
 
     async def txt_values(
         self, qname: str, *, zone: str = "", signed: bool = True
@@ -448,26 +443,9 @@ class Client:
         return await self._retry(lambda: self._txt_values(qname, zone, signed))
 
     async def _txt_values(self, qname: str, zone: str, signed: bool) -> frozenset[str]:
-        what = f"TXT query for {qname}"
-        query = dns.message.make_query(to_dns(qname), dns.rdatatype.TXT)
-        query.flags &= ~dns.flags.RD
-        signer = self.signer if signed else None
-        data, mac = (query.to_wire(), b"") if signer is None else self.sign(query.to_wire())
-        try:
-            answer = await _datagram_exchange(
-                await self._address(zone), self.port, data, self.timeouts.query
-            )
-        except TimeoutError:
-            raise self._error(DNSTimeout, f"{what} timed out", zone) from None
-        except EOFError:
-            raise self._error(
-                ConnectionFailed, f"{what}: connection closed mid-answer", zone
-            ) from None
-        except OSError as e:
-            raise self._error(ConnectionFailed, f"{what} failed: {e.strerror or e}", zone) from None
-        msg = self._verify(query.id, mac, answer, zone, what=what, signed=signer is not None)
+        _, msg = await self._ask(qname, dns.rdatatype.TXT, zone, signed=signed)
         if msg.rcode != dns.rcode.NXDOMAIN:
-            self._raise_rcode(msg.rcode, zone, what, hints={})
+            self._raise_rcode(msg.rcode, zone, f"TXT query for {qname}", hints={})
         return frozenset(
             r.value
             for r in msg.records
@@ -475,13 +453,13 @@ class Client:
         )
 
     async def _soa_serial(self, zone: str) -> int:
-        answer = await self._query(zone, dns.rdatatype.SOA, zone, False)
-        self._raise_rcode(answer.rcode(), zone, "SOA query")
-        for rrset in answer.answer:
-            if rrset.rdtype == dns.rdatatype.SOA and rrset.name == to_dns(zone):
-                return int(rrset[0].serial)
+        _, msg = await self._ask(zone, dns.rdatatype.SOA, zone)
+        self._raise_rcode(msg.rcode, zone, "SOA query")
+        for r in msg.records:
+            if r.rdtype == wire.SOA and r.name == zone:
+                return r.serial
         raise self._error(
-            ServerRefused if answer.answer else TransferFailed,
+            ServerRefused if msg.records else TransferFailed,
             "SOA query: no SOA for the zone in the answer (is it the zone apex?)",
             zone,
         )
