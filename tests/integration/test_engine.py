@@ -25,7 +25,7 @@ from dnssync.errors import (
 from dnssync.model import Endpoint, ObjectRef, Policy, RecordKey
 from dnssync.plan import PlanOptions, plan
 from dnssync.registry import Registry, RegistryOptions
-from dnssync.rfc2136 import applier
+from dnssync.rfc2136 import applier, updates
 from dnssync.rfc2136.client import Client, Timeouts
 from dnssync.rfc2136.zones import ZoneReader
 from tests.dnsservers import DNSServer, TsigKey, ZoneUnderTest, start_server
@@ -324,7 +324,6 @@ async def test_garbage_transfer_fails() -> None:
 @pytest.mark.slow
 async def test_ten_thousand_records_round_trip(zone: ZoneUnderTest) -> None:
     """10,000 records + ownership TXTs apply from empty and read back identical."""
-    c = client(zone.server)
     c = Client(zone.server.host, zone.server.port, key=tsig(zone.server.key))
     reader = ZoneReader(c, zone.name)
     eps = endpoints(zone.name, 10_000)
@@ -332,8 +331,6 @@ async def test_ten_thousand_records_round_trip(zone: ZoneUnderTest) -> None:
     p = plan(eps, snap, REGISTRY, PlanOptions(max_change_ratio=None))
     result = await applier.apply(c, zone.name, p.changes)
     assert len(result.applied) == 10_000 and not result.rejected
-    from dnssync.rfc2136 import updates
-
     total = sum(
         len(updates.encode(b, zone.name, msg_id=1)) for b in updates.batches(p.changes, zone.name)
     )
