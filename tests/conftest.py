@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
+from typing import TypeVar
 
 import pytest
 
@@ -31,6 +32,7 @@ from tests.dnsservers import (
 )
 
 DNS_KINDS = ("bind", "knot", "pdns")
+S = TypeVar("S", bound=DNSServer)
 SKEW_ZONE = "skew.test"
 
 # Zone names are unique per session across all servers, so a name in a failure message
@@ -55,40 +57,36 @@ def _start(kind: str, *, faketime: str | None = None, zone: str | None = None) -
     pytest.fail(message, pytrace=False)
 
 
+def _running(kind: str, cls: type[S]) -> Iterator[S]:
+    """A server of ``kind`` (checked to be a ``cls``) for as long as the fixture lives."""
+    server = _start(kind)
+    assert isinstance(server, cls)
+    yield server
+    server.close()
+
+
 @pytest.fixture(scope="session")
 def bind_server() -> Iterator[BindServer]:
     """BIND 9.18 on a free loopback port."""
-    server = _start("bind")
-    assert isinstance(server, BindServer)
-    yield server
-    server.close()
+    yield from _running("bind", BindServer)
 
 
 @pytest.fixture(scope="session")
 def viewed_bind() -> Iterator[ViewedBindServer]:
     """BIND split into views by key: unsigned queries see frozen copies of zones, or none."""
-    server = _start("bind-views")
-    assert isinstance(server, ViewedBindServer)
-    yield server
-    server.close()
+    yield from _running("bind-views", ViewedBindServer)
 
 
 @pytest.fixture(scope="session")
 def knot_server() -> Iterator[KnotServer]:
     """Knot DNS 3.2 on a free loopback port."""
-    server = _start("knot")
-    assert isinstance(server, KnotServer)
-    yield server
-    server.close()
+    yield from _running("knot", KnotServer)
 
 
 @pytest.fixture(scope="session")
 def pdns_server() -> Iterator[PdnsServer]:
     """PowerDNS 4.7 (gsqlite3) on a free loopback port."""
-    server = _start("pdns")
-    assert isinstance(server, PdnsServer)
-    yield server
-    server.close()
+    yield from _running("pdns", PdnsServer)
 
 
 @pytest.fixture(scope="session", params=DNS_KINDS, ids=DNS_KINDS)
