@@ -96,12 +96,11 @@ class _Server:
     def __init__(self, cfg: AcmeServerConfig, timeouts: Timeouts) -> None:
         self.cfg = cfg
         self.name = cfg.name
-        self.key = cfg.key.tsig() if cfg.key is not None else None
-        self.timeouts = timeouts
-        self.client = Client(cfg.server.host, cfg.server.port, key=self.key, timeouts=timeouts)
+        key = cfg.key.tsig() if cfg.key is not None else None
+        self.client = Client(cfg.server.host, cfg.server.port, key=key, timeouts=timeouts)
         self.label = self.client.label
         #: Set once the server proved it answers unsigned queries differently.
-        self.signed_reads = self.key is None
+        self.signed_reads = key is None
 
     async def query(
         self, qname: str, rdtype: dns.rdatatype.RdataType, zone: str = ""

@@ -7,9 +7,8 @@ the raw wire) and goes over plain non-blocking sockets; queries use UDP
 (TCP when truncated), transfers and updates always TCP.  Retries
 (tenacity, jittered, capped) apply only to exchanges whose repetition is
 harmless: queries, transfers, and an UPDATE whose connection failed before
-anything was sent.  An UPDATE that timed out
-has an unknown outcome and is never re-sent blindly (see
-:class:`~dnssync.errors.DNSTimeout`).
+anything was sent.  An UPDATE that timed out has an unknown outcome and is
+never re-sent blindly (see :class:`~dnssync.errors.DNSTimeout`).
 """
 
 from __future__ import annotations
@@ -377,18 +376,18 @@ class Client:
         rdtype: dns.rdatatype.RdataType,
         *,
         zone: str = "",
-        recursion: bool = False,
     ) -> dns.message.Message:
-        """One query (UDP, TCP on truncation), signed with our key when we have one.
+        """One non-recursive query (UDP, TCP on truncation), signed with our key
+        when we have one, as a dnspython message.
 
         The rcode is left to the caller (NXDOMAIN is an answer, not an error).
         """
-        return await self._retry(lambda: self._query(qname, rdtype, zone, recursion))
+        return await self._retry(lambda: self._query(qname, rdtype, zone))
 
     async def _query(
-        self, qname: str, rdtype: dns.rdatatype.RdataType, zone: str, recursion: bool
+        self, qname: str, rdtype: dns.rdatatype.RdataType, zone: str
     ) -> dns.message.Message:
-        answer, msg = await self._ask(qname, rdtype, zone, recursion=recursion)
+        answer, msg = await self._ask(qname, rdtype, zone)
         if msg.tsig is not None:  # verified: dnspython gets the message without it
             arcount = int.from_bytes(answer[10:12], "big") - 1
             answer = answer[:10] + arcount.to_bytes(2, "big") + answer[12 : msg.tsig.start]
@@ -404,7 +403,6 @@ class Client:
         rdtype: dns.rdatatype.RdataType,
         zone: str,
         *,
-        recursion: bool = False,
         signed: bool = True,
     ) -> tuple[bytes, wire.Message]:
         """One query on plain sockets (UDP, TCP when truncated); the answer's
@@ -412,8 +410,7 @@ class Client:
         without TSIG even when we have a key."""
         what = f"{rdtype.name} query for {qname}"
         query = dns.message.make_query(to_dns(qname), rdtype)
-        if not recursion:
-            query.flags &= ~dns.flags.RD
+        query.flags &= ~dns.flags.RD  # authoritative servers only
         sign = signed and self.signer is not None
         data, mac = self.sign(query.to_wire()) if sign else (query.to_wire(), b"")
         try:
