@@ -111,7 +111,7 @@ class Signer:
         self._alg_rdata = alg_rdata
         self._secret = key.secret if isinstance(key.secret, bytes) else key.secret.encode()
 
-    def hmac(self, prior_mac: bytes = b"") -> hmac.HMAC:
+    def new_digest(self, prior_mac: bytes = b"") -> hmac.HMAC:
         """A running digest, started with a MAC this one chains to (if any)."""
         h = hmac.new(self._secret, digestmod=self._digest)
         if prior_mac:
@@ -131,7 +131,7 @@ class Signer:
 
     def sign(self, wire: bytes, now: int) -> tuple[bytes, bytes]:
         """``wire`` (an unsigned request) with a TSIG record appended, and its MAC."""
-        h = self.hmac()
+        h = self.new_digest()
         h.update(wire)
         h.update(self.variables(now, self.fudge))
         mac = h.digest()
@@ -180,7 +180,7 @@ class Verifier:
             if first:
                 raise dns.tsig.BadSignature("the first message of the answer is not signed")
             if self._pending is None:
-                self._pending = self.signer.hmac(self._prior)
+                self._pending = self.signer.new_digest(self._prior)
             self._pending.update(wire)
             self.last_signed = False
             return
@@ -193,7 +193,7 @@ class Verifier:
             raise dns.tsig.PeerBadKey(f"answer signed with key {tsig.owner}")
         if tsig.algorithm != self.signer.algorithm:
             raise dns.tsig.BadAlgorithm(f"answer signed with {tsig.algorithm}")
-        h = self._pending or self.signer.hmac(self._prior)
+        h = self._pending or self.signer.new_digest(self._prior)
         arcount = int.from_bytes(wire[10:12], "big") - 1
         h.update(
             tsig.original_id.to_bytes(2, "big")
