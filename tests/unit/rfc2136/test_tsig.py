@@ -230,3 +230,13 @@ def test_unknown_algorithm_is_refused_at_construction() -> None:
     """Only the untruncated HMACs are known."""
     with pytest.raises(NotImplementedError):
         tsig.Signer(dns.tsig.Key("k.", SECRET, dns.tsig.HMAC_SHA256_128))
+
+
+def test_signer_never_shows_its_secret() -> None:
+    """Neither repr nor str of a signer or verifier carries the key's secret."""
+    signer = tsig.Signer(KEY)
+    verifier = tsig.Verifier(signer, b"")
+    secret = KEY.secret if isinstance(KEY.secret, bytes) else KEY.secret.encode()
+    for shown in (repr(signer), str(signer), repr(verifier), str(verifier)):
+        assert SECRET not in shown
+        assert repr(secret) not in shown
