@@ -1,5 +1,9 @@
 # The README's two commands: `make demo` and `make test`.
-PY ?= python3
+# Everything Python goes into a project venv (.venv/), so any Python >= 3.11 works,
+# Debian's own (PEP 668 "externally managed") included.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
 APT_PACKAGES = bind9 bind9-utils bind9-dnsutils knot knot-dnsutils pdns-server \
                pdns-backend-sqlite3 sqlite3 faketime \
                python3-venv util-linux
@@ -15,7 +19,10 @@ deps-apt:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 
-deps-py:
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+deps-py: $(PY)
 	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]'
 
 lint:
@@ -26,7 +33,7 @@ types:
 	$(PY) -m mypy
 
 contracts:
-	lint-imports
+	$(VENV)/bin/lint-imports
 
 test: deps lint types contracts
 	$(PY) -m pytest -q
