@@ -8,7 +8,7 @@ APT_PACKAGES = bind9 bind9-utils bind9-dnsutils knot knot-dnsutils pdns-server \
                pdns-backend-sqlite3 sqlite3 faketime \
                python3-venv util-linux
 
-.PHONY: deps deps-apt deps-py lint types contracts unit test demo bench
+.PHONY: deps deps-apt deps-py peers lint types contracts unit test demo bench
 
 deps: deps-apt deps-py
 
@@ -35,7 +35,11 @@ types:
 contracts:
 	$(VENV)/bin/lint-imports
 
-test: deps lint types contracts
+# Real peers (Go programs from the module proxy) for the interop tier, cached outside the repository.
+peers: deps
+	$(PY) -m tests.peers
+
+test: deps peers lint types contracts
 	$(PY) -m pytest -q
 
 demo: deps
