@@ -22,6 +22,13 @@ from dnssync.errors import ConfigError, InvalidName
 MAX_NAME = 253
 MAX_LABEL = 63
 
+#: The labels of the names the ACME side writes: challenge values at
+#: ``_acme-challenge.<domain>`` and its ownership markers at
+#: ``_dnssync-acme.<record>``.  The registry never reads ownership there.
+ACME_CHALLENGE_LABEL = "_acme-challenge"
+ACME_MARKER_LABEL = "_dnssync-acme"
+_ACME_LABELS = frozenset({ACME_CHALLENGE_LABEL, ACME_MARKER_LABEL})
+
 _HOST_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 # Service labels (_acme-challenge, _dmarc) and ownership prefixes may use '_'.
 _SERVICE_LABEL = re.compile(r"^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?$")
@@ -99,6 +106,15 @@ def zone_for(name: str, zones: Iterable[str]) -> str | None:
         if in_zone(name, zone) and (best is None or len(zone) > len(best)):
             best = zone
     return best
+
+
+def is_acme_name(name: str) -> bool:
+    """Whether ``name`` is at or under an ACME challenge or marker label.
+
+    Any label counts, not only the first: the sync side has no business at
+    ``x._acme-challenge.www`` either, and a wider rule only refuses more.
+    """
+    return not _ACME_LABELS.isdisjoint(name.split("."))
 
 
 def split_first(name: str) -> tuple[str, str]:

@@ -61,6 +61,11 @@ Apex
     not read this name back, so after moving back to external-dns the apex
     record stays in place, unowned, exactly as external-dns leaves it today.
 
+ACME names
+    No TXT at or under an ``_acme-challenge`` or ``_dnssync-acme`` label is
+    ever an ownership record, and no ownership record is written there: the
+    ACME side (webhook, hooks) and the keys it is given write at those names.
+
 Ownership
     The typed claims decide; legacy ones only when there is no typed one (as in
     external-dns).  Ours means one of the deciding claims says our owner id
@@ -94,7 +99,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from dnssync.errors import ConfigError, InvalidInput, InvalidName
 from dnssync.model import Ownership, ZoneSnapshot
-from dnssync.names import MAX_LABEL, MAX_NAME, in_zone, split_first
+from dnssync.names import MAX_LABEL, MAX_NAME, in_zone, is_acme_name, split_first
 
 HERITAGE = "external-dns"
 OWNER_LABEL = "owner"
@@ -184,6 +189,11 @@ def _check_affix(what: str, affix: str, *, suffix: bool) -> None:
             f"{what} {affix!r}: may hold letters, digits, '-', '_', '.' and {RECORD_TEMPLATE}"
         )
     probe = affix.replace(RECORD_TEMPLATE, "a")
+    if is_acme_name(probe):
+        raise ConfigError(
+            f"{what} {affix!r}: would put ownership names under _acme-challenge or "
+            "_dnssync-acme, where the ACME side writes"
+        )
     if ".." in probe or (probe.endswith(".") if suffix else probe.startswith(".")):
         raise ConfigError(f"{what} {affix!r}: would produce an empty label in ownership names")
     # The type must be separated from the record's own label by a character
@@ -525,6 +535,10 @@ class Registry:
     # --- internals ---
 
     def _claims_at(self, snapshot: ZoneSnapshot, txt_name: str, *, legacy: bool) -> list[Claim]:
+        if is_acme_name(txt_name):
+            # The ACME side writes here (its keys may too): nothing it can
+            # put there may ever make a record ours.
+            return []
         rrset = snapshot.get(txt_name, "TXT")
         if rrset is None:
             return []
@@ -627,6 +641,11 @@ def _strictly_inside(name: str, zone: str) -> bool:
 
 
 def _checked(txt_name: str, record: str) -> str:
+    if is_acme_name(txt_name):
+        raise InvalidName(
+            f"the ownership record name {txt_name!r} for {record!r} lies under "
+            "_acme-challenge or _dnssync-acme, where ownership is never read"
+        )
     labels = txt_name.split(".")
     if len(txt_name) > MAX_NAME or any(not 0 < len(label) <= MAX_LABEL for label in labels):
         raise InvalidName(

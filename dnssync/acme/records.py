@@ -23,6 +23,7 @@ marker are never candidates for removal, whoever wrote them.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -33,15 +34,22 @@ import dns.rdatatype
 import dns.update
 
 from dnssync.errors import InvalidInput, InvalidName
-from dnssync.names import MAX_NAME, normalize
+from dnssync.names import (
+    ACME_CHALLENGE_LABEL,
+    ACME_MARKER_LABEL,
+    MAX_NAME,
+    normalize,
+    split_first,
+)
 from dnssync.rfc2136.updates import IN, NONE, WireRR, encode_rrs, rdata, rdata_wire
 
-CHALLENGE_LABEL = "_acme-challenge"
-MARKER_LABEL = "_dnssync-acme"
+CHALLENGE_LABEL = ACME_CHALLENGE_LABEL
+MARKER_LABEL = ACME_MARKER_LABEL
 HERITAGE = "heritage=dnssync"
 _OWNER = "dnssync/owner="
 _VALUE = "dnssync/value="
-MAX_VALUE = 255  # one TXT character-string
+DIGEST_LENGTH = 43  # unpadded base64url of a SHA-256 digest
+_DIGEST = re.compile(rf"[A-Za-z0-9_-]{{{DIGEST_LENGTH}}}")
 
 
 def challenge_name(domain: str, *, where: str = "") -> str:
@@ -54,27 +62,43 @@ def challenge_name(domain: str, *, where: str = "") -> str:
 
 
 def record_name(text: str, *, where: str = "") -> str:
-    """A TXT record name as given (a resolved FQDN), normalised."""
-    return normalize(text, where=where, underscore=True, wildcard=False)
+    """A TXT record name as given (a resolved FQDN), normalised and checked
+    to be an ``_acme-challenge`` name (:func:`check_record`)."""
+    return check_record(normalize(text, where=where, underscore=True, wildcard=False), where=where)
 
 
 def check_value(value: str, *, where: str = "") -> str:
-    """The TXT value, or :class:`InvalidInput`: 1-255 printable ASCII characters.
+    """The TXT value, or :class:`InvalidInput` unless it is shaped like a DNS-01 digest.
 
-    ACME values are 43 base64url characters; the conformance suite also
-    uses short test keys, so only what a TXT string cannot carry cleanly
-    is refused.
+    RFC 8555 §8.4: base64url(SHA-256(keyAuthorization)) without padding,
+    exactly 43 characters of ``A-Z a-z 0-9 - _``.  Nothing else is ever
+    written: the solver is reachable by whoever may call the webhook or the
+    hooks, and a free-form value at a free-form name could be an
+    external-dns ownership record (``heritage=external-dns,...``) that the
+    sync side would then obey.  The text is stable and never echoes the value.
     """
-    if not value:
-        raise InvalidInput("the key (TXT value) is empty", where=where)
-    if len(value) > MAX_VALUE:
+    if not _DIGEST.fullmatch(value):
         raise InvalidInput(
-            f"the key is {len(value)} characters long; at most {MAX_VALUE} fit a TXT string",
+            "the key (TXT value) is not an ACME DNS-01 digest: it must be exactly "
+            f"{DIGEST_LENGTH} base64url characters, unpadded (RFC 8555 §8.4)",
             where=where,
         )
-    if not all(" " <= c <= "~" for c in value):
-        raise InvalidInput("the key holds characters other than printable ASCII", where=where)
     return value
+
+
+def check_record(record: str, *, where: str = "") -> str:
+    """``record`` if its first label is ``_acme-challenge``, else :class:`InvalidName`.
+
+    Only the name a caller asks for is checked: a CNAME target the solver
+    resolved itself from such a name may be anything (delegation).
+    """
+    if split_first(record)[0] != CHALLENGE_LABEL:
+        raise InvalidName(
+            f"refusing to write at {record}: ACME values go only at names whose first "
+            f"label is {CHALLENGE_LABEL}",
+            where=where,
+        )
+    return record
 
 
 def marker_name(record: str) -> str:
@@ -190,6 +214,9 @@ def stale_message(
     rds = dns.rdataset.from_rdata_list(0, [_txt(t) for t in read])
     msg.present(mname, rds)
     for value in sorted(set(values)):
+        # A forged marker must not make the watcher delete any other TXT
+        # (an ownership value, say): only digest-shaped values ever go.
+        check_value(value, where=f"stale value at {record}")
         marker = marker_value(owner, value)
         if marker not in read:
             raise InvalidInput(f"value {value!r} at {record} has no marker of ours")

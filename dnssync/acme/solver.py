@@ -1,9 +1,13 @@
 """The ACME DNS-01 solver: present and clean up one TXT value over RFC 2136.
 
 One :class:`Solver` serves the webhook, the Challenge watcher and the CLI
-hooks alike.  *Present* adds one value at the record (TTL 60 by default) and
-is idempotent; *clean-up* removes exactly that value and succeeds when it is
-already gone, so apex and wildcard values coexist at one name.  Each write
+hooks alike, so its checks hold for all three: it writes only at names whose
+first label is ``_acme-challenge`` (or where a CNAME it resolved itself from
+such a name points), and only values shaped like an RFC 8555 §8.4 digest --
+never anything the sync side could read as an ownership record.  *Present*
+adds one value at the record (TTL 60 by default) and is idempotent;
+*clean-up* removes exactly that value and succeeds when it is already gone,
+so apex and wildcard values coexist at one name.  Each write
 is one UPDATE carrying the value and its ownership marker (records.py), with
 the prerequisite "no CNAME at the record".
 
@@ -205,6 +209,7 @@ class Solver:
         wait: bool | None = None,
     ) -> Placement:
         """Add ``value`` at ``record``; return once the primary serves it."""
+        records.check_record(record)
         records.check_value(value)
         ttl = options.ttl or self.cfg.ttl
         placement = await self._write(
@@ -232,6 +237,7 @@ class Solver:
         self, record: str, value: str, *, options: SolverOptions = NO_OPTIONS
     ) -> Placement:
         """Remove exactly ``value`` at ``record``; fine when already gone."""
+        records.check_record(record)
         records.check_value(value)
         placement = await self._write(
             record,

@@ -288,6 +288,9 @@ def test_claims_on_record_without_valid_ownership_name() -> None:
         {"prefix": "a..b-"},
         {"prefix": "a b"},
         {"wildcard_replacement": "a.b"},
+        {"prefix": "_acme-challenge."},
+        {"prefix": "%{record_type}._dnssync-acme."},
+        {"suffix": "._acme-challenge"},
     ],
 )
 def test_invalid_options_are_refused(options: dict[str, str]) -> None:
@@ -467,6 +470,23 @@ def test_claims_our_typed_txt() -> None:
     assert claim.ownership.value == OURS
     assert dict(claim.labels) == {"owner": "me", "resource": "ingress/ns/web"}
     assert r.owns(claims) == claim
+
+
+@pytest.mark.parametrize("label", ["_acme-challenge", "_dnssync-acme"])
+def test_txt_under_acme_names_is_never_ownership(label: str) -> None:
+    """A heritage TXT where the ACME side writes never claims a record, even as a legacy name."""
+    r = reg()
+    record = f"{label}.www.example.com"
+    # Without an affix the legacy name is the record's own name: the challenge TXT.
+    snap = snapshot({record: [OURS]})
+    assert r.legacy_txt_name(record, zone=ZONE) is None
+    assert r.claims(snap, record, "A") == []
+    assert r.claims(snap, record, "CNAME") == []
+    deep = reg(prefix="%{record_type}.")
+    snap = snapshot({f"a.{record}": [OURS], f"cname.{record}": [OURS]})
+    assert deep.claims(snap, record, "A") == []
+    with pytest.raises(InvalidName, match="_acme-challenge or _dnssync-acme"):
+        deep.txt_name(record, "A", zone=ZONE)
 
 
 def test_claims_other_owner() -> None:

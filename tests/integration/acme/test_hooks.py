@@ -103,24 +103,25 @@ async def test_lego_exec_raw_mode(bind_server: BindServer, acme_zone: str, tmp_p
 async def test_hook_exit_codes(bind_server: BindServer, acme_zone: str, tmp_path: Path) -> None:
     """Bad usage exits 2, a DNS failure exits 1 with the cause; the secret is never printed."""
     config = write_config(tmp_path, bind_server, acme_zone)
+    v = secrets.token_urlsafe(32)
     done = await dnssync("present", "only-one-argument", config=config)
     assert done.returncode == 2
     assert "expected 0, 2 or 3 arguments" in done.stderr
     done = await dnssync("present", config=config)
     assert done.returncode == 2
     assert "CERTBOT_DOMAIN" in done.stderr
-    done = await dnssync("present", "_acme-challenge.elsewhere.example.", "v", config=config)
+    done = await dnssync("present", "_acme-challenge.elsewhere.example.", v, config=config)
     assert done.returncode == 1
     assert "outside every zone" in done.stderr
     wrong = TsigKey(bind_server.key.name, bind_server.key.algorithm, TsigKey.generate("x").secret)
     (tmp_path / "bad").mkdir()
     bad = write_config(tmp_path / "bad", bind_server, acme_zone, key=wrong)
-    done = await dnssync("present", f"_acme-challenge.{acme_zone}.", "v", config=bad)
+    done = await dnssync("present", f"_acme-challenge.{acme_zone}.", v, config=bad)
     assert done.returncode == 1
     assert "BADSIG" in done.stderr
     assert wrong.secret not in done.stderr + done.stdout
     empty = tmp_path / "empty.yaml"
     empty.write_text("targets: []\n")
-    done = await dnssync("present", f"_acme-challenge.{acme_zone}.", "v", config=empty)
+    done = await dnssync("present", f"_acme-challenge.{acme_zone}.", v, config=empty)
     assert done.returncode == 2
     assert "'acme'" in done.stderr  # no acme section: says so

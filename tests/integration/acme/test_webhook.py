@@ -112,7 +112,9 @@ async def test_strict_mode_two_keys_one_name(
 ) -> None:
     """Strict conformance: two keys at one name both resolve; deleting one keeps the other."""
     record = f"_acme-challenge.www.{acme_zone}"
-    key1, key2 = "123d==", "anothertestingkey"  # the suite's own keys
+    # The suite's own keys ("123d==", "anothertestingkey") are no DNS-01
+    # digests, which the solver refuses (ownership forgery): two real ones.
+    key1, key2 = acme_key(), acme_key()
     async with served(
         webhook(Solver(acme_config(bind_server, [acme_zone]))), certs.client_context(certs.proxy)
     ) as (hook, session):

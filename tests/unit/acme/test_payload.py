@@ -102,8 +102,16 @@ def test_dns_name_is_used_when_resolved_fqdn_is_absent() -> None:
         ("action", "Destroy", "unknown action 'Destroy'"),
         ("action", "", "request.action is missing"),
         ("key", "", "request.key is missing"),
-        ("key", "x" * 256, "at most 255"),
-        ("key", "bad\nkey", "printable ASCII"),
+        ("key", "x" * 256, "not an ACME DNS-01 digest"),
+        ("key", "bad\nkey", "not an ACME DNS-01 digest"),
+        ("key", KEY[:42] + "=", "not an ACME DNS-01 digest"),
+        (
+            "key",
+            "heritage=external-dns,external-dns/owner=prod,external-dns/resource=service/a/b",
+            "not an ACME DNS-01 digest",
+        ),
+        ("resolvedFQDN", "a-victim.example.com.", "first label is _acme-challenge"),
+        ("resolvedFQDN", "x._acme-challenge.example.com.", "first label is _acme-challenge"),
         ("type", "http-01", "only dns-01"),
         ("resolvedFQDN", "bad name!.example.com", "may only hold"),
         ("config", {"server": "a", "secret": "x"}, "unknown field"),
@@ -213,14 +221,14 @@ def test_lego_exec_hook_takes_fqdn_and_value() -> None:
     """lego exec: '<fqdn> <value>'; a value may start with '-'."""
     req = hook_request(
         "cleanup",
-        ["_acme-challenge.www.example.com.", "-abc"],
+        ["_acme-challenge.www.example.com.", "-" + KEY[1:]],
         certbot_domain=None,
         certbot_validation=None,
     )
     assert (req.action, req.record, req.value, req.source) == (
         Action.CLEANUP,
         "_acme-challenge.www.example.com",
-        "-abc",
+        "-" + KEY[1:],
         "lego",
     )
 

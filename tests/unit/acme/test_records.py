@@ -10,10 +10,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from dnssync.acme.payload import key_authorization_digest
 from dnssync.acme.records import (
     Held,
     StaleTracker,
     challenge_name,
+    check_record,
     check_value,
     cleanup_message,
     marker_name,
@@ -21,6 +23,7 @@ from dnssync.acme.records import (
     owned_values,
     parse_marker,
     present_message,
+    record_name,
     stale_message,
     txt_text,
 )
@@ -30,6 +33,8 @@ ZONE = "example.com"
 RECORD = "_acme-challenge.www.example.com"
 VALUE = "LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0"
 values = st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7E), min_size=1)
+digests = st.from_regex(r"[A-Za-z0-9_-]{43}", fullmatch=True)
+A, B = "a" * 43, "b" * 43
 owners = st.from_regex(r"[A-Za-z0-9._-]{1,20}", fullmatch=True)
 
 
@@ -68,12 +73,56 @@ def test_challenge_name_refuses_bad_names() -> None:
             challenge_name(bad)
 
 
-def test_check_value() -> None:
-    """Values are 1-255 printable ASCII characters."""
+def test_check_value_takes_only_dns01_digests() -> None:
+    """Values are exactly 43 base64url characters (RFC 8555 §8.4); one stable refusal line."""
     assert check_value(VALUE) == VALUE
-    for bad in ("", "x" * 256, "tab\there", "é"):
-        with pytest.raises(InvalidInput):
-            check_value(bad)
+    assert check_value("-" * 43) == "-" * 43
+    forged = "heritage=external-dns,external-dns/owner=prod,external-dns/resource=service/a/b"
+    bad_values = ["", "x" * 42, "x" * 44, VALUE[:42] + "=", VALUE[:42] + "+", VALUE[:42] + "/"]
+    bad_values += [VALUE[:42] + " ", "tab\there", "é" * 43, forged, "123d=="]
+    texts = set()
+    for bad in bad_values:
+        with pytest.raises(InvalidInput) as info:
+            check_value(bad, where="here")
+        texts.add(str(info.value))
+        assert "\n" not in str(info.value)
+    assert len(texts) == 1, texts
+
+
+@given(st.text(max_size=60))
+def test_check_value_accepts_exactly_the_digest_alphabet(text: str) -> None:
+    """Any text passes only when it is 43 characters of A-Z a-z 0-9 - _."""
+    alphabet = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+    shaped = len(text) == 43 and set(text) <= alphabet
+    try:
+        check_value(text)
+    except InvalidInput:
+        assert not shaped
+    else:
+        assert shaped
+
+
+def test_digest_of_any_key_authorization_passes() -> None:
+    """What certbot and lego compute (base64url SHA-256, unpadded) is always accepted."""
+    for key_auth in ("token.thumbprint", "", "x" * 500):
+        assert check_value(key_authorization_digest(key_auth))
+
+
+def test_check_record_takes_only_acme_challenge_names() -> None:
+    """Only names whose first label is _acme-challenge may be asked for."""
+    assert check_record(RECORD) == RECORD
+    for bad in (
+        "a-victim.example.com",
+        "extdns-a-www.example.com",
+        "x._acme-challenge.example.com",
+        "_dnssync-acme._acme-challenge.example.com",
+        "_acme-challengex.example.com",
+        "example.com",
+    ):
+        with pytest.raises(InvalidName, match="first label is _acme-challenge"):
+            check_record(bad)
+    with pytest.raises(InvalidName):
+        record_name("a-victim.example.com.")
 
 
 @given(owner=owners, value=values)
@@ -143,30 +192,30 @@ def test_cleanup_message_deletes_exactly_one_value() -> None:
 
 def test_stale_message_requires_markers_as_read() -> None:
     """Stale removal: the whole marker RRset as read is a prerequisite."""
-    read = [marker_value("me", "a"), marker_value("other", "b")]
-    msg = stale_message(ZONE, RECORD, ["a"], owner="me", markers_read=read)
+    read = [marker_value("me", A), marker_value("other", B)]
+    msg = stale_message(ZONE, RECORD, [A], owner="me", markers_read=read)
     mname = f"_dnssync-acme.{RECORD}"
     assert rrs(msg.prerequisite) == {(mname, "IN", "TXT", t, 0) for t in read}
     assert rrs(msg.update) == {
-        (RECORD, "NONE", "TXT", "a", 0),
-        (mname, "NONE", "TXT", marker_value("me", "a"), 0),
+        (RECORD, "NONE", "TXT", A, 0),
+        (mname, "NONE", "TXT", marker_value("me", A), 0),
     }
 
 
 def test_stale_message_refuses_values_without_our_marker() -> None:
     """A value not named by a marker of ours can never be put in a stale message."""
-    read = [marker_value("other", "b")]
+    read = [marker_value("other", B)]
     with pytest.raises(InvalidInput, match="no marker of ours"):
-        stale_message(ZONE, RECORD, ["b"], owner="me", markers_read=read)
+        stale_message(ZONE, RECORD, [B], owner="me", markers_read=read)
     with pytest.raises(InvalidInput, match="no markers read"):
-        stale_message(ZONE, RECORD, ["b"], owner="me", markers_read=[])
+        stale_message(ZONE, RECORD, [B], owner="me", markers_read=[])
 
 
 @given(
-    plain=st.sets(values, max_size=5),
-    mine=st.sets(values, max_size=5),
-    theirs=st.sets(values, max_size=5),
-    needed=st.sets(values, max_size=5),
+    plain=st.sets(digests, max_size=5),
+    mine=st.sets(digests, max_size=5),
+    theirs=st.sets(digests, max_size=5),
+    needed=st.sets(digests, max_size=5),
 )
 def test_only_values_with_our_marker_are_ever_deleted(
     plain: set[str], mine: set[str], theirs: set[str], needed: set[str]
@@ -182,6 +231,14 @@ def test_only_values_with_our_marker_are_ever_deleted(
         deleted = {v for (n, c, _t, v, _ttl) in rrs(msg.update) if n == RECORD and c == "NONE"}
         assert deleted == due
         assert deleted <= mine
+
+
+def test_stale_message_refuses_values_that_are_no_digest() -> None:
+    """A forged marker naming an ownership value never makes the watcher delete it."""
+    forged = "heritage=external-dns,external-dns/owner=prod,external-dns/resource=service/a/b"
+    read = [marker_value("me", forged)]
+    with pytest.raises(InvalidInput, match="not an ACME DNS-01 digest"):
+        stale_message(ZONE, "a-victim.example.com", [forged], owner="me", markers_read=read)
 
 
 def test_tracker_waits_for_the_grace_period() -> None:
