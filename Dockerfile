@@ -19,7 +19,11 @@
 # The steps are exercised without a container engine by
 # tests/integration/test_deploy.py (wheels -> fresh venv -> run as uid 10001).
 
-FROM python:3.11-slim AS builder
+# The base: Docker Hub's python:3.11-slim (Debian with Python 3.11).  Where Docker
+# Hub is out of reach, pass a base of the same layout: --build-arg PYTHON_IMAGE=...
+ARG PYTHON_IMAGE=python:3.11-slim
+
+FROM ${PYTHON_IMAGE} AS builder
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
@@ -28,7 +32,7 @@ COPY pyproject.toml README.md ./
 COPY dnssync ./dnssync
 RUN python -m pip wheel --no-cache-dir --wheel-dir /wheels .
 
-FROM python:3.11-slim
+FROM ${PYTHON_IMAGE}
 LABEL org.opencontainers.image.title="dnssync" \
       org.opencontainers.image.description="Keep DNS in step with Kubernetes over TSIG-signed RFC 2136" \
       org.opencontainers.image.licenses="Apache-2.0"

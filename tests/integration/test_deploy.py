@@ -118,6 +118,19 @@ def parse_dockerfile(text: str) -> list[Stage]:
     return stages
 
 
+def global_args(text: str) -> dict[str, str]:
+    """The ARGs before the first FROM, with their defaults."""
+    out: dict[str, str] = {}
+    for raw in text.splitlines():
+        line = raw.strip()
+        if line.upper().startswith("FROM "):
+            break
+        if line.upper().startswith("ARG "):
+            key, _, value = line[4:].strip().partition("=")
+            out[key] = value
+    return out
+
+
 def exec_form(ins: Instruction) -> list[str]:
     """A JSON (exec form) argument list."""
     try:
@@ -197,7 +210,10 @@ def test_dockerfile_structure() -> None:
     """Multi-stage; the final stage installs wheels only, no build tools, numeric non-root USER."""
     builder, final = stages()
     assert builder.name == "builder"
-    assert builder.base == final.base == "python:3.11-slim"
+    # One base for both stages, python:3.11-slim unless the build names another
+    # (tools/image.py passes the same layout built from Debian's packages).
+    assert builder.base == final.base == "${PYTHON_IMAGE}"
+    assert global_args(DOCKERFILE.read_text()) == {"PYTHON_IMAGE": "python:3.11-slim"}
     assert any(
         "pip wheel" in r.args and "/wheels" in r.args and "--no-cache-dir" in r.args
         for r in builder.all("RUN")
@@ -691,8 +707,9 @@ def load_deployed_config(cm: Obj, key: str, tmp: Path) -> Config:
     secret.write_text(TSIG_SECRET)
     env = {}
     for i, t in enumerate(data.get("targets") or []):
-        if (t.get("key") or {}).get("secret_file"):
-            env[f"DNSSYNC_TARGETS__{i}__KEY__SECRET_FILE"] = str(secret)
+        for key_field in ("key", "transfer_key"):
+            if (t.get(key_field) or {}).get("secret_file"):
+                env[f"DNSSYNC_TARGETS__{i}__{key_field.upper()}__SECRET_FILE"] = str(secret)
     for i, s in enumerate((data.get("acme") or {}).get("servers") or []):
         if (s.get("key") or {}).get("secret_file"):
             env[f"DNSSYNC_ACME__SERVERS__{i}__KEY__SECRET_FILE"] = str(secret)

@@ -229,28 +229,21 @@ def test_reference_follows_design() -> None:
 
 
 def test_fleet_bundle() -> None:
-    """fleet.yaml: namespace, kustomize dirs that exist, helm.maxHistory 25 (not historyMax)."""
+    """fleet.yaml: namespace, the chart it deploys, helm.maxHistory 25 (not historyMax)."""
     data = yaml.safe_load(FLEET.read_text())
     assert data["defaultNamespace"] == "dnssync"
     assert data["helm"]["maxHistory"] == 25
     assert not keys_named(data, "historyMax"), "Fleet's key is helm.maxHistory"
     assert "historyMax" not in FLEET.read_text()
-    # Fleet resolves kustomize.dir against the bundle root: the folder holding fleet.yaml.
-    dirs = [data["kustomize"]["dir"]]
+    # Fleet resolves helm.chart against the bundle root: the folder holding fleet.yaml.
+    chart = data["helm"]["chart"]
+    assert not Path(chart).is_absolute()
+    assert (FLEET.parent / chart / "Chart.yaml").is_file(), f"helm.chart {chart!r} is no chart"
     customizations = data["targetCustomizations"]
     assert customizations, "show at least one targetCustomizations entry"
     for entry in customizations:
         assert entry["name"]
         assert any(k in entry for k in ("clusterSelector", "clusterName", "clusterGroup"))
-        if "kustomize" in entry:
-            dirs.append(entry["kustomize"]["dir"])
         if "helm" in entry:
             assert "historyMax" not in entry["helm"]
             assert isinstance(entry["helm"].get("maxHistory", 0), int)
-    for d in dirs:
-        assert not Path(d).is_absolute()
-        folder = (FLEET.parent / d).resolve()
-        assert (folder / "kustomization.yaml").is_file(), (
-            f"kustomize.dir {d!r} is not a kustomization relative to {FLEET.parent}"
-        )
-    assert (FLEET.parent / data["kustomize"]["dir"]).resolve() == CONFIG_DIR / "deploy" / "base"
