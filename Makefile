@@ -6,7 +6,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 APT_PACKAGES = bind9 bind9-utils bind9-dnsutils knot knot-dnsutils pdns-server \
                pdns-backend-sqlite3 sqlite3 faketime \
-               python3-venv util-linux
+               python3-venv util-linux \
+               prometheus
 
 .PHONY: deps deps-apt deps-py peers lint types contracts unit test demo bench
 
