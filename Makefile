@@ -9,7 +9,7 @@ APT_PACKAGES = bind9 bind9-utils bind9-dnsutils knot knot-dnsutils pdns-server \
                python3-venv util-linux \
                prometheus
 
-.PHONY: deps deps-apt deps-py peers lint types contracts unit test demo bench
+.PHONY: deps deps-apt deps-py peers lint types contracts unit test demo bench fuzz
 
 deps: deps-apt deps-py
 
@@ -48,3 +48,9 @@ demo: deps
 
 bench: deps
 	$(PY) bench/run_all.py
+
+# Coverage-guided fuzzing of every decoder of outside bytes (atheris, from PyPI); RUNS inputs.
+RUNS ?= 1000000
+fuzz: deps-py
+	$(PY) -m pip install -q --disable-pip-version-check atheris
+	$(PY) -m bench.fuzz_decoders -runs=$(RUNS)

@@ -72,6 +72,9 @@ def decode(body: bytes) -> JsonObj:
         obj = json.loads(body)
     except (ValueError, UnicodeDecodeError):
         raise InvalidInput("the body is not valid JSON", where=_WHERE) from None
+    except RecursionError:
+        # json's decoder recurses once per nesting level: a deep body is hostile.
+        raise InvalidInput("the body is nested too deeply", where=_WHERE) from None
     if not isinstance(obj, dict):
         raise InvalidInput("the body is not a JSON object", where=_WHERE)
     api_version = obj.get("apiVersion")

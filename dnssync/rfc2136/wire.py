@@ -15,6 +15,7 @@ import ipaddress
 import struct
 from dataclasses import dataclass
 
+import dns.exception
 import dns.name
 import dns.rcode
 
@@ -148,7 +149,21 @@ def _txt(rdata: bytes) -> str:
 
 
 def parse(wire: bytes) -> Message:
-    """Parse one transfer (or any) message; values only for planned types."""
+    """Parse one transfer (or any) message; values only for planned types.
+
+    Outside bytes: whatever they hold, the only exception is :class:`WireError`.
+    """
+    try:
+        return _parse(wire)
+    except WireError:
+        raise
+    except (IndexError, struct.error, ValueError, dns.exception.DNSException) as e:
+        # Hostile or broken input the checks above did not name (a pointer
+        # past the end, a truncated SOA): one error kind for the caller.
+        raise WireError(f"malformed message ({type(e).__name__})") from None
+
+
+def _parse(wire: bytes) -> Message:
     if len(wire) < 12:
         raise WireError("message shorter than a DNS header")
     msg_id, flags, qd, an, ns, ar = _HEADER.unpack_from(wire, 0)

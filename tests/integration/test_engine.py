@@ -281,6 +281,42 @@ async def test_silent_server_times_out() -> None:
         assert "outcome unknown" in str(info.value)
 
 
+async def test_hostile_udp_soa_answers_are_dns_errors() -> None:
+    """A 15-byte or cut-short UDP SOA answer is a DNSError, never an IndexError."""
+    loop = asyncio.get_running_loop()
+    answers: list[bytes] = []
+
+    class Hostile(asyncio.DatagramProtocol):
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            self.transport = transport
+
+        def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+            q = dns.message.from_wire(data)
+            r = dns.message.make_response(q)
+            r.answer.append(
+                dns.rrset.from_text("example.test.", 300, "IN", "SOA", "ns. h. 5 1 1 1 1")
+            )
+            good = r.to_wire()
+            body = answers.pop() if answers else good[:15]
+            assert isinstance(self.transport, asyncio.DatagramTransport)
+            self.transport.sendto(good[:2] + body[2:], addr)
+
+    transport, _ = await loop.create_datagram_endpoint(Hostile, local_addr=("127.0.0.1", 0))
+    port = transport.get_extra_info("sockname")[1]
+    template = bytearray(b"\x00\x00\x84\x00\x00\x01\x00\x01\x00\x00\x00\x00")
+    template += b"\x07example\x04test\x00\x00\x06\x00\x01\xc0\x0c\x00\x06\x00\x01"
+    try:
+        c = Client("127.0.0.1", port, timeouts=Timeouts(query=0.5, attempts=1))
+        with pytest.raises(DNSError):
+            await c.soa_serial("example.test")
+        for cut in range(12, len(template) + 1):  # every prefix of a real SOA answer
+            answers.append(bytes(template[:cut]))
+            with pytest.raises(DNSError):
+                await c.soa_serial("example.test")
+    finally:
+        transport.close()
+
+
 async def test_truncated_transfer_fails() -> None:
     """A transfer whose stream ends before the closing SOA is an error, not a zone."""
 

@@ -314,7 +314,7 @@ async def test_discovery_and_health_as_the_aggregator_expects(
 async def test_malformed_payloads_fail_clearly_and_write_nothing(
     bind_server: BindServer, acme_zone: str, certs: Certs, webhook: WebhookFactory
 ) -> None:
-    """Bad JSON, unknown action, name outside every zone, empty key: clear failure, no write."""
+    """Bad or 100,000-deep JSON, unknown action, name outside the zones: clear failure, no write."""
     record = f"_acme-challenge.www.{acme_zone}"
     before = await serial_of(bind_server, acme_zone)
     async with served(
@@ -326,6 +326,11 @@ async def test_malformed_payloads_fail_clearly_and_write_nothing(
         assert doc["kind"] == "Status"
         assert doc["reason"] == "BadRequest"
         assert "not valid JSON" in doc["message"]
+
+        status, doc = await post(session, url, b"[" * 100_000 + b"]" * 100_000)
+        assert status == 400
+        assert doc["reason"] == "BadRequest"
+        assert "nested too deeply" in doc["message"] and "\n" not in doc["message"]
 
         cases = [
             (
