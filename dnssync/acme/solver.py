@@ -32,10 +32,8 @@ here at the query edge; texts name the key, never its secret.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 import secrets
-import socket
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -61,11 +59,13 @@ from dnssync.errors import (
     InvalidInput,
     InvalidName,
     PrerequisiteFailed,
-    ServerFailure,
     ServerRefused,
 )
 from dnssync.names import from_dns, in_zone, zone_for
-from dnssync.rfc2136.client import Client, Timeouts, rcode_name
+from dnssync.retry import Backoff
+from dnssync.rfc2136 import answers
+from dnssync.rfc2136.client import Client, Timeouts
+from dnssync.rfc2136.transport import resolve
 from dnssync.rfc2136.zones import ZoneReader
 
 log = logging.getLogger(__name__)
@@ -73,7 +73,9 @@ log = logging.getLogger(__name__)
 MAX_HOPS = 8  # CNAMEs followed before giving up (loops, long chains)
 ZONE_CACHE_SECONDS = 300.0  # zone cuts found by SOA queries change rarely
 _VERIFY_WAIT = 2.0
+_VERIFY_BACKOFF = Backoff(initial=0.02, cap=0.5)
 NO_OPTIONS = SolverOptions()  # how long the primary may take to serve an accepted UPDATE
+_ANSWER_RCODES = frozenset({dns.rcode.NOERROR, dns.rcode.NXDOMAIN})
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,12 +88,9 @@ class Placement:
 
 
 def _rcode_error(msg: dns.message.Message, what: str, label: str, zone: str) -> None:
-    rcode = msg.rcode()
-    if rcode in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
-        return
-    name = rcode_name(rcode)
-    cls = ServerFailure if rcode == dns.rcode.SERVFAIL else ServerRefused
-    raise cls(f"{what}: {name}", rcode=name, server=label, zone=zone)
+    answers.raise_for_rcode(
+        msg.rcode(), what, server=label, zone=zone, hints={}, accept=_ANSWER_RCODES
+    )
 
 
 class _Server:
@@ -444,7 +443,7 @@ class Solver:
     async def _verify(self, placement: Placement, value: str, *, served: bool) -> None:
         server = self._servers[placement.server]
         deadline = self._clock() + _VERIFY_WAIT
-        delay = 0.02
+        polls = 0
         while True:
             if await server.serves(placement.record, placement.zone, value) == served:
                 return
@@ -455,8 +454,8 @@ class Solver:
                     server=server.label,
                     zone=placement.zone,
                 )
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 0.5)
+            polls += 1
+            await asyncio.sleep(_VERIFY_BACKOFF.delay(polls))
 
     async def _propagate(self, placement: Placement, value: str) -> None:
         """Wait until every listed authoritative server serves ``value``."""
@@ -472,7 +471,7 @@ class Solver:
             name = f"{host}:{port}"
             while True:
                 try:
-                    ip = await _address(host, port)
+                    ip = await resolve(host, port, server=f"nameserver {name}")
                     nameserver = Client(
                         ip,
                         port,
@@ -528,19 +527,3 @@ class Solver:
             if rrset.rdtype == dns.rdatatype.CNAME and from_dns(rrset.name) == name:
                 return from_dns(rrset[0].target)
         return None
-
-
-async def _address(host: str, port: int) -> str:
-    """An IP for ``host`` (nameservers may be given by name)."""
-    try:
-        ipaddress.ip_address(host)
-        return host
-    except ValueError:
-        pass
-    try:
-        infos = await asyncio.get_running_loop().getaddrinfo(
-            host, port, type=socket.SOCK_DGRAM, proto=socket.IPPROTO_UDP
-        )
-    except OSError as e:
-        raise ConnectionFailed(f"cannot resolve nameserver {host}: {e}") from None
-    return str(infos[0][4][0])

@@ -4,7 +4,7 @@ dnspython signs and verifies through rdata objects: about 45 us to sign an
 UPDATE and 60 us to check its answer, more than BIND takes to apply a
 one-record change.  Here both are a few HMAC updates over bytes the caller
 already has.  Failures raise dnspython's TSIG exception classes, so callers
-translate them in one place (:data:`dnssync.rfc2136.client.TSIG_ERRORS`).
+translate them in one place (:mod:`dnssync.rfc2136.answers`).
 
 Only the untruncated HMAC algorithms are known (those ``names.tsig_algorithm``
 accepts); the clock comes in as ``now``.

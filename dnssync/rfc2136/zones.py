@@ -1,11 +1,12 @@
 """Zone snapshots kept cheap: SOA check, then IXFR, then AXFR.
 
 A :class:`ZoneReader` holds the last verified state of one zone.  A read
-asks for the SOA serial first: unchanged means the cached snapshot is still
-the truth and nothing is transferred.  A changed serial brings an IXFR from
-the cached serial (servers without IXFR answer with the full zone, which is
-taken as such), and any IXFR failure falls back to a full AXFR.  Any error
-inside a transfer fails the read: a partial zone is never planned on.
+(bounded as a whole by the transfer timeout) asks for the SOA serial first:
+unchanged means the cached snapshot is still the truth and nothing is
+transferred.  A changed serial brings an IXFR from the cached serial
+(servers without IXFR answer with the full zone, which is taken as such),
+and any IXFR failure falls back to a full AXFR.  Any error inside a
+transfer fails the read: a partial zone is never planned on.
 
 Only :data:`~dnssync.model.READ_TYPES` keep their values; other records
 only mark their owner name as in use (CNAME exclusivity needs that).
@@ -13,6 +14,7 @@ only mark their owner name as in use (CNAME exclusivity needs that).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import Counter
 from dataclasses import dataclass
@@ -121,7 +123,23 @@ class ZoneReader:
         self._snapshot = None
 
     async def read(self) -> Read:
-        """The zone as the server has it now; a transfer only if it changed."""
+        """The zone as the server has it now; a transfer only if it changed.
+
+        The whole read (SOA, IXFR, the AXFR fallback, every retry) takes at
+        most the client's transfer timeout.
+        """
+        limit = self.client.timeouts.transfer
+        try:
+            async with asyncio.timeout(limit):
+                return await self._read()
+        except TimeoutError:
+            raise DNSTimeout(
+                f"reading the zone took longer than {limit:g} s",
+                server=self.client.label,
+                zone=self.zone,
+            ) from None
+
+    async def _read(self) -> Read:
         serial = await self.client.soa_serial(self.zone)
         cached = self._snapshot
         if cached is not None and self._state is not None:

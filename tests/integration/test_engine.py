@@ -30,7 +30,7 @@ from dnssync.rfc2136.client import Client, Timeouts
 from dnssync.rfc2136.zones import ZoneReader
 from tests.dnsservers import DNSServer, TsigKey, ZoneUnderTest, start_server
 
-FAST = Timeouts(query=2.0, message=3.0, transfer=30.0, attempts=2)
+FAST = Timeouts(query=2.0, transfer=30.0, attempts=2)
 REGISTRY = Registry(RegistryOptions(owner_id="test-owner", prefix="extdns-"))
 SEED = (
     'manual 300 IN A 192.0.2.50\nmanual 300 IN TXT "hand made"\nmx 300 IN MX 10 mail.example.org.\n'
@@ -271,7 +271,7 @@ async def test_silent_server_times_out() -> None:
         await asyncio.sleep(30)
 
     server, port = await _serve(handler)
-    c = Client("127.0.0.1", port, timeouts=Timeouts(query=0.3, message=0.3, transfer=2, attempts=2))
+    c = Client("127.0.0.1", port, timeouts=Timeouts(query=0.3, transfer=2, attempts=2))
     async with server:
         with pytest.raises((TransferFailed, DNSTimeout)):
             await asyncio.wait_for(c.transfer("example.test"), 5)
@@ -333,7 +333,7 @@ async def test_truncated_transfer_fails() -> None:
 
     server, port = await _serve(handler)
     async with server:
-        c = Client("127.0.0.1", port, timeouts=Timeouts(query=1, message=1, transfer=3, attempts=1))
+        c = Client("127.0.0.1", port, timeouts=Timeouts(query=1, transfer=3, attempts=1))
         with pytest.raises(TransferFailed) as info:
             await c.transfer("example.test")
         assert "closed" in str(info.value)
@@ -351,7 +351,7 @@ async def test_garbage_transfer_fails() -> None:
 
     server, port = await _serve(handler)
     async with server:
-        c = Client("127.0.0.1", port, timeouts=Timeouts(query=1, message=1, transfer=3, attempts=1))
+        c = Client("127.0.0.1", port, timeouts=Timeouts(query=1, transfer=3, attempts=1))
         with pytest.raises(TransferFailed) as info:
             await c.transfer("example.test")
         assert "malformed" in str(info.value)
@@ -387,7 +387,7 @@ async def test_kept_connection_closed_by_the_server_is_replaced() -> None:
             upd = dns.update.UpdateMessage("keep.test.")
             upd.add(f"r{attempt}.keep.test.", 300, "A", "192.0.2.1")
             await c.update(upd, "keep.test")
-            assert c._idle, "the connection is kept for the next UPDATE"
+            assert c.pool, "the connection is kept for the next UPDATE"
             server.stop()
             server.start()  # drops every client connection
         snap = (await ZoneReader(c, "keep.test").read()).snapshot
