@@ -29,7 +29,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
 RESULTS = BENCH / "results"
-NOT_BENCHMARKS = {"__init__", "common", "run_all"}
+NOT_BENCHMARKS = {"__init__", "common", "run_all", "fuzz_decoders"}  # fuzz: `make fuzz`
 
 # Small sizes for a smoke run, per benchmark that takes them.
 QUICK: dict[str, list[str]] = {
