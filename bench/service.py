@@ -40,6 +40,7 @@ from dnssync.config import (
     TargetConfig,
 )
 from dnssync.model import Policy
+from dnssync.rfc2136.transport import Host
 from tests.dnsservers import DNSServer
 from tests.fakekube import fake_kube
 
@@ -155,13 +156,13 @@ async def idle_pass(s: DNSServer, n: int) -> tuple[float, int]:
     sent = {"soa": 0, "xfr": 0}
     soa, xfr = tgt.client._soa_serial, tgt.client._transfer
 
-    async def count_soa(zone: str) -> int:
+    async def count_soa(host: Host, zone: str) -> int:
         sent["soa"] += 1
-        return await soa(zone)
+        return await soa(host, zone)
 
-    async def count_xfr(zone: str, serial: int | None) -> Any:
+    async def count_xfr(host: Host, zone: str, serial: int | None) -> Any:
         sent["xfr"] += 1
-        return await xfr(zone, serial)
+        return await xfr(host, zone, serial)
 
     tgt.client._soa_serial = count_soa  # type: ignore[method-assign]
     tgt.client._transfer = count_xfr  # type: ignore[method-assign]

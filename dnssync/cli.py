@@ -166,6 +166,7 @@ async def _check(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from dnssync.controller import Target, probe
+    from dnssync.rfc2136.scopes import scope_rows
 
     cfg = _load(args, need_manifests=False)
     table = Table(title="dnssync check", title_justify="left")
@@ -173,7 +174,9 @@ async def _check(args: argparse.Namespace) -> int:
         table.add_column(col, overflow="fold")
     ok = True
     for tcfg in cfg.targets:
-        for zone, check, passed, detail in await probe(Target(tcfg)):
+        target = Target(tcfg)
+        scopes = await scope_rows(target.client, tcfg.zones)  # apex / *.zone / deeper
+        for zone, check, passed, detail in [*await probe(target), *scopes]:
             ok = ok and passed
             mark = "[green]ok[/]" if passed else "[red]failed[/]"
             table.add_row(tcfg.name, zone, check, f"{mark} {detail}")

@@ -104,11 +104,46 @@ class KeyConfig(_Model):
         )
 
 
+class TLSConfig(_Model):
+    """DNS over TLS (XoT, RFC 9103) for transfers, updates and queries."""
+
+    ca_file: Path | None = None  # else the system's trust store
+    server_name: str | None = None  # name the certificate must carry; else the host
+    verify: bool = True  # false: encrypted, but anyone may answer (testing only)
+
+
 class ServerConfig(_Model):
     host: str = "127.0.0.1"
+    #: Several primaries (``host`` or ``host:port``), tried in this order; replaces ``host``.
+    hosts: tuple[str, ...] = ()
     port: int = Field(53, ge=1, le=65535)
-    timeout: float = Field(3.0, gt=0, le=60)
-    transfer_timeout: float = Field(120.0, gt=0)
+    timeout: float = Field(3.0, gt=0, le=60)  # bounds a query or UPDATE, retries included
+    transfer_timeout: float = Field(120.0, gt=0)  # bounds a zone read, retries included
+    tls: TLSConfig | None = None
+
+    @field_validator("hosts")
+    @classmethod
+    def _hosts(cls, hosts: tuple[str, ...]) -> tuple[str, ...]:
+        for h in hosts:
+            _host_port(h, 53)
+        return hosts
+
+    def addresses(self) -> tuple[tuple[str, int], ...]:
+        """(host, port) of every primary, in failover order."""
+        return tuple(_host_port(h, self.port) for h in self.hosts or (self.host,))
+
+
+def _host_port(text: str, default: int) -> tuple[str, int]:
+    """``host``, ``host:port``, ``[v6]:port`` or a bare IPv6 address."""
+    host, sep, port = text.rpartition(":")
+    if text.startswith("[") and "]" in text:
+        inside, _, rest = text[1:].partition("]")
+        return inside, int(rest[1:]) if rest.startswith(":") else default
+    if not sep or ":" in host:
+        return text, default
+    if not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise ValueError(f"server.hosts: bad port in {text!r}")
+    return host, int(port)
 
 
 class TTLConfig(_Model):

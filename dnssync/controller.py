@@ -30,7 +30,7 @@ from dnssync.model import Endpoint, ObjectRef, Plan, Policy, Skipped
 from dnssync.plan import PlanOptions, plan, split_by_zone
 from dnssync.registry import Registry, RegistryOptions, decode_aes_key
 from dnssync.rfc2136 import applier
-from dnssync.rfc2136.client import Client, Timeouts
+from dnssync.rfc2136.client import Client, Timeouts, server_tls
 from dnssync.rfc2136.updates import describe
 from dnssync.rfc2136.zones import ZoneReader
 from dnssync.sources.annotations import SourceOptions, parse_filter
@@ -92,16 +92,24 @@ class Target:
         self.name = cfg.name
         timeouts = Timeouts(query=cfg.server.timeout, transfer=cfg.server.transfer_timeout)
         key = cfg.key.tsig() if cfg.key else None
-        label = f"target {cfg.name} ({cfg.server.host}:{cfg.server.port})"
+        hosts = cfg.server.addresses()
+        label = f"target {cfg.name} ({', '.join(f'{h}:{p}' for h, p in hosts)})"
+        tls = server_tls(cfg.server)
         self.client = Client(
-            cfg.server.host, cfg.server.port, key=key, timeouts=timeouts, label=label
+            hosts[0][0], hosts[0][1], hosts=hosts, key=key, timeouts=timeouts, label=label, tls=tls
         )
         xfr_key = cfg.transfer_key.tsig() if cfg.transfer_key else key
         self.transfer_client = (
             self.client
             if cfg.transfer_key is None
             else Client(
-                cfg.server.host, cfg.server.port, key=xfr_key, timeouts=timeouts, label=label
+                hosts[0][0],
+                hosts[0][1],
+                hosts=hosts,
+                key=xfr_key,
+                timeouts=timeouts,
+                label=label,
+                tls=tls,
             )
         )
         self.readers = {z: ZoneReader(self.transfer_client, z) for z in cfg.zones}

@@ -1,8 +1,9 @@
 """Shared pytest fixtures. The DNS server fixtures run real daemons (see tests/dnsservers.py).
 
-- `bind_server`, `knot_server`, `pdns_server`: one server each per session, started the
-  first time a test asks for it, closed at session end.
-- `dns_server`: the same servers, parametrized over bind/knot/pdns.
+- `bind_server`, `knot_server`, `pdns_server`, `technitium_server`: one server each per
+  session, started the first time a test asks for it, closed at session end.
+- `technitium_server`: the Technitium 15 stand-in (tests/technitium.py).
+- `dns_server`: the same servers, parametrized over bind/knot/pdns/technitium.
 - `zone`: a fresh zone `z<N>.test` on `dns_server` (a `ZoneUnderTest`); `zone_name` is
   its name.
 - `skewed_bind`: a BIND whose clock runs two hours ahead, serving "skew.test".
@@ -26,12 +27,13 @@ from tests.dnsservers import (
     DNSServerError,
     KnotServer,
     PdnsServer,
+    TechnitiumServer,
     ViewedBindServer,
     ZoneUnderTest,
     start_server,
 )
 
-DNS_KINDS = ("bind", "knot", "pdns")
+DNS_KINDS = ("bind", "knot", "pdns", "technitium")
 S = TypeVar("S", bound=DNSServer)
 SKEW_ZONE = "skew.test"
 
@@ -89,9 +91,15 @@ def pdns_server() -> Iterator[PdnsServer]:
     yield from _running("pdns", PdnsServer)
 
 
+@pytest.fixture(scope="session")
+def technitium_server() -> Iterator[TechnitiumServer]:
+    """The Technitium 15 stand-in (tests/technitium.py) on a free loopback port."""
+    yield from _running("technitium", TechnitiumServer)
+
+
 @pytest.fixture(scope="session", params=DNS_KINDS, ids=DNS_KINDS)
 def dns_server(request: pytest.FixtureRequest) -> DNSServer:
-    """Each of the three servers in turn (started lazily through its own fixture)."""
+    """Each of the four servers in turn (started lazily through its own fixture)."""
     server = request.getfixturevalue(f"{request.param}_server")
     assert isinstance(server, DNSServer)
     return server

@@ -18,6 +18,7 @@ import atexit
 import base64
 import ctypes
 import glob
+import json
 import os
 import pwd
 import random
@@ -28,6 +29,7 @@ import signal
 import socket
 import sqlite3
 import subprocess
+import sys
 import tempfile
 import textwrap
 import time
@@ -53,6 +55,9 @@ __all__ = [
     "DNSServerError",
     "KnotServer",
     "PdnsServer",
+    "PdnsTwin",
+    "TechnitiumServer",
+    "TlsBindServer",
     "TsigKey",
     "ViewedBindServer",
     "ZoneUnderTest",
@@ -355,6 +360,7 @@ class DNSServer:
     """One daemon process; subclasses hold what differs between BIND, Knot and PowerDNS."""
 
     kind: ClassVar[str] = ""
+    as_service_user: ClassVar[bool] = True  # run as the unprivileged account when root
 
     def __init__(
         self,
@@ -546,7 +552,7 @@ class DNSServer:
     def _spawn(self) -> None:
         env = _child_env(self.workdir, self.faketime)
         argv = self._argv()
-        user, group, extra_groups = _ids()
+        user, group, extra_groups = _ids() if self.as_service_user else (None, None, None)
         with self.log_path.open("ab") as log:
             try:
                 self._proc = subprocess.Popen(
@@ -809,6 +815,51 @@ class BindServer(DNSServer):
             self.wait_for_zone(name)
 
 
+class TlsBindServer(BindServer):
+    """BIND 9.18 that also serves DNS over TLS (XoT, RFC 9103) on `tls_port`.
+
+    `cert_pem` (chain) and `key_pem` are the server's certificate and key, e.g. from a
+    trustme CA in the test: a `tls` block and `listen-on port T tls ...` serve every
+    query, transfer and UPDATE over TLS, with the same keys and zones as plain TCP.
+    """
+
+    kind = "bind-tls"
+
+    def __init__(self, cert_pem: bytes, key_pem: bytes, **kw: TsigKey | str | None) -> None:
+        self._pem = (cert_pem, key_pem)
+        self.tls_port = 0
+        super().__init__(**kw)  # type: ignore[arg-type]
+
+    def _prepare(self) -> None:
+        super()._prepare()
+        cert, key = self._pem
+        (self.workdir / "tls-cert.pem").write_bytes(cert)
+        (self.workdir / "tls-key.pem").write_bytes(key)
+        for name in ("tls-cert.pem", "tls-key.pem"):
+            _chown(self.workdir / name)
+
+    def _choose_ports(self) -> None:
+        super()._choose_ports()
+        self.tls_port = _pick_port(udp=False)
+
+    def _ports(self) -> set[int]:
+        return {*super()._ports(), self.tls_port}
+
+    def _write_config(self) -> None:
+        super()._write_config()
+        path = self.workdir / "named.conf"
+        wd = self.workdir
+        text = path.read_text()
+        block = (
+            f'tls dnssync-tls {{ cert-file "{wd}/tls-cert.pem"; key-file "{wd}/tls-key.pem"; }};\n'
+        )
+        listen = f"listen-on port {self.port} {{ {HOST}; }};"
+        text = block + text.replace(
+            listen, f"{listen}\n    listen-on port {self.tls_port} tls dnssync-tls {{ {HOST}; }};"
+        )
+        _write(path, text)
+
+
 # --------------------------------------------------------------------------- Knot DNS
 
 
@@ -1051,6 +1102,106 @@ loglevel=6
         )
 
 
+class PdnsTwin(PdnsServer):
+    """A second PowerDNS on the first one's database: two primaries of the same zones.
+
+    This is how several primaries stay consistent in practice (a shared SQL backend, as
+    with PowerDNS or Active Directory): either takes an UPDATE and both serve it at once.
+    Zones are added through the first server; the twin serves them as they appear.
+    """
+
+    def __init__(self, first: PdnsServer) -> None:
+        self._first = first
+        super().__init__(key=first.key, other_key=first.other_key)
+
+    def _prepare(self) -> None:
+        self._db = self._first._db
+        self._zones_dir = self.workdir / "zones"
+        _mkdir(self._zones_dir)
+        self._probe_token = self._first._probe_token  # other.test is the first one's
+        self._write_config()
+
+    def _add_zone(self, name: str, text: str, key: TsigKey) -> None:
+        self._register_zone(name)  # in the shared database already
+
+    def follow(self) -> None:
+        """Serve (and wait for) every zone the first server has."""
+        for name in self._first.zones:
+            if name not in self._zones:
+                self._register_zone(name)
+                if self.running:
+                    self.wait_for_zone(name)
+
+
+# --------------------------------------------------------------------------- Technitium
+
+
+class TechnitiumServer(DNSServer):
+    """The Technitium DNS Server 15 stand-in (tests/technitium.py, behaviour from its source).
+
+    Zones are set up as ../shared/TECHNITIUM.md A.8 says dnssync needs: `update=Allow`,
+    two policy rows per key (the zone apex and `*.zone`, types ANY), `zoneTransfer=Allow`
+    plus `zoneTransferTsigKeyNames=<key>`.  `set_zone_options` changes them per zone.
+    """
+
+    kind = "technitium"
+    SCRIPT = Path(__file__).with_name("technitium.py")
+    # A Python program: runs as ourselves (the service account may not read our venv).
+    as_service_user = False
+
+    def _check_binaries(self) -> None:
+        if not self.SCRIPT.exists():
+            raise DNSServerError(f"{self.SCRIPT} is missing")
+
+    def _prepare(self) -> None:
+        self._options: dict[str, dict[str, object]] = {}
+        _mkdir(self.workdir / "zones")
+
+    def _argv(self) -> list[str]:
+        return [sys.executable, str(self.SCRIPT), str(self.workdir / "config.json"), str(self.port)]
+
+    def _write_config(self) -> None:
+        keys = [
+            {"name": k.name, "algorithm": k.algorithm, "secret": k.secret}
+            for k in (self.key, self.other_key, *self._extra_keys())
+        ]
+        config = {"keys": keys, "zones": self._options}
+        _write(self.workdir / "config.json", json.dumps(config, indent=1))
+
+    def _extra_keys(self) -> list[TsigKey]:
+        return list(getattr(self, "extra_keys", []))
+
+    def _add_zone(self, name: str, text: str, key: TsigKey) -> None:
+        self._register_zone(name)
+        path = self.workdir / "zones" / f"{name}.zone"
+        _write(path, text)
+        self._options[name] = {
+            "file": str(path),
+            "update": "Allow",
+            "updateSecurityPolicies": [[key.name, name, ["ANY"]], [key.name, f"*.{name}", ["ANY"]]],
+            "zoneTransfer": "Allow",
+            "zoneTransferTsigKeyNames": [key.name],
+        }
+        self._reload()
+
+    def set_zone_options(self, name: str, **options: object) -> None:
+        """Change a zone's options (Technitium's names: `updateSecurityPolicies`, ...)."""
+        self._options[_normalize(name)].update(options)
+        self._reload()
+
+    def add_key(self, key: TsigKey) -> None:
+        """One more server-wide TSIG key (Settings -> TSIG)."""
+        self.extra_keys = [*self._extra_keys(), key]
+        self._reload()
+
+    def _reload(self) -> None:
+        """Rewrite the config; a running stand-in re-reads it on SIGHUP."""
+        self._write_config()
+        if self.running and self._proc is not None:
+            self._proc.send_signal(signal.SIGHUP)
+            time.sleep(0.05)
+
+
 # --------------------------------------------------------------------------- factory
 
 KINDS: dict[str, type[DNSServer]] = {
@@ -1058,6 +1209,7 @@ KINDS: dict[str, type[DNSServer]] = {
     "bind-views": ViewedBindServer,
     "knot": KnotServer,
     "pdns": PdnsServer,
+    "technitium": TechnitiumServer,
 }
 
 

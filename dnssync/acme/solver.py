@@ -64,7 +64,7 @@ from dnssync.errors import (
 from dnssync.names import from_dns, in_zone, zone_for
 from dnssync.retry import Backoff
 from dnssync.rfc2136 import answers
-from dnssync.rfc2136.client import Client, Timeouts
+from dnssync.rfc2136.client import Client, Timeouts, server_tls
 from dnssync.rfc2136.transport import resolve
 from dnssync.rfc2136.zones import ZoneReader
 
@@ -100,7 +100,11 @@ class _Server:
         self.cfg = cfg
         self.name = cfg.name
         key = cfg.key.tsig() if cfg.key is not None else None
-        self.client = Client(cfg.server.host, cfg.server.port, key=key, timeouts=timeouts)
+        hosts = cfg.server.addresses()
+        tls = server_tls(cfg.server)
+        self.client = Client(
+            hosts[0][0], hosts[0][1], hosts=hosts, key=key, timeouts=timeouts, tls=tls
+        )
         self.label = self.client.label
         #: Set once the server proved it answers unsigned queries differently.
         self.signed_reads = key is None

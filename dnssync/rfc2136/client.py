@@ -16,6 +16,11 @@ exchanges whose repetition is harmless: queries, transfers, and an UPDATE
 whose connection failed before anything was sent.  An UPDATE that timed out
 has an unknown outcome and is never re-sent blindly (see
 :class:`~dnssync.errors.DNSTimeout`).
+
+Several primaries of one target (``server.hosts``) are tried in order, a
+failed one passed over for a while (:class:`.transport.Hosts`); an UPDATE
+moves to the next host only while nothing was sent.  With ``server.tls``
+every exchange goes over TLS (XoT, RFC 9103), queries included.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -38,7 +43,9 @@ import dns.tsig
 import dns.update
 
 from dnssync import retry
+from dnssync.config import ServerConfig
 from dnssync.errors import (
+    ConfigError,
     ConnectionFailed,
     DNSTimeout,
     MalformedResponse,
@@ -48,13 +55,28 @@ from dnssync.errors import (
 from dnssync.names import to_dns
 from dnssync.rfc2136 import answers, tsig, wire
 from dnssync.rfc2136.answers import rcode_name
-from dnssync.rfc2136.transport import Connection, Pool, datagram_exchange, resolve
+from dnssync.rfc2136.transport import (
+    TLS,
+    Connection,
+    Host,
+    HostHealth,
+    Hosts,
+    Pool,
+    TLSConnection,
+    datagram_exchange,
+    resolve,
+    tls_context,
+)
 
 __all__ = ["Client", "Timeouts", "Transfer", "rcode_name"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 _NXDOMAIN_OK = frozenset({dns.rcode.NOERROR, dns.rcode.NXDOMAIN})
+
+
+class _Unread(Exception):
+    """A kept connection closed before any byte of the answer."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,44 +100,112 @@ class Transfer:
     nbytes: int
 
 
+def server_tls(cfg: ServerConfig) -> TLS | None:
+    """The TLS settings of a configured server (its CA file read here, once)."""
+    if cfg.tls is None:
+        return None
+    ca = str(cfg.tls.ca_file) if cfg.tls.ca_file else None
+    try:
+        context = tls_context(ca, verify=cfg.tls.verify)
+    except (OSError, ValueError) as e:
+        raise ConfigError(f"server.tls.ca_file {ca}: {e}") from None
+    return TLS(context, cfg.tls.server_name)
+
+
 class Client:
-    """One authoritative server, one TSIG key."""
+    """One authoritative server (or several primaries of it), one TSIG key."""
 
     def __init__(
         self,
         host: str,
         port: int = 53,
         *,
+        hosts: Sequence[tuple[str, int]] = (),
         key: dns.tsig.Key | None = None,
         timeouts: Timeouts = Timeouts(),
         label: str = "",
+        tls: TLS | None = None,
     ) -> None:
-        self.host = host
-        self.port = port
+        self.tls = tls  # DNS over TLS for everything: queries, transfers, updates
+        #: Primaries in failover order (``hosts``, else ``host``:``port`` alone).
+        self.hosts = Hosts(list(hosts) or [(host, port)])
+        self.host, self.port = self.hosts.first.host, self.hosts.first.port
         self.key = key
         self.signer = tsig.Signer(key) if key is not None else None
         self.timeouts = timeouts
         key_part = f", key {key.name.to_text(omit_final_dot=True)}" if key else ""
-        self.label = label or f"server {host}:{port}{key_part}"
-        self.pool = Pool()  # UPDATE connections kept for reuse
+        names = ", ".join(h.name for h in self.hosts)
+        self.label = label or f"server {'tls://' if tls else ''}{names}{key_part}"
+
+    @property
+    def pool(self) -> Pool:
+        """UPDATE connections kept for reuse, to the host in use."""
+        return self.hosts.pick().pool
+
+    def health(self) -> tuple[HostHealth, ...]:
+        """Per host: up or passed over, failures, switches, last error (for metrics)."""
+        return self.hosts.health()
 
     # --- helpers ---------------------------------------------------------
 
     async def _bounded(
-        self, limit: float, what: str, zone: str, op: Callable[[], Awaitable[T]]
+        self,
+        limit: float,
+        what: str,
+        zone: str,
+        op: Callable[[Host], Awaitable[T]],
+        *,
+        split: bool = True,
     ) -> T:
-        """``op`` with its retries, all within ``limit`` seconds (one deadline)."""
+        """``op`` on the host in use, with its retries (on the next host after a failure),
+        all within ``limit`` seconds: one deadline.  With several hosts and ``split``,
+        one try gets an equal share of it, so a silent host leaves time for the next."""
+        share = limit / len(self.hosts) if split and len(self.hosts) > 1 else limit
+
+        async def on_host() -> T:
+            host = self.hosts.pick()
+            try:
+                async with asyncio.timeout(share):
+                    result = await op(host)
+            except TimeoutError:
+                self.hosts.failed(host, f"no answer within {share:g} s")
+                raise DNSTimeout(
+                    f"{what}: no answer from {host.name} within {share:g} s",
+                    server=self.label,
+                    zone=zone,
+                ) from None
+            except (ConnectionFailed, DNSTimeout) as e:  # the host, not what it said
+                self.hosts.failed(host, e.detail)
+                raise
+            self.hosts.ok(host)
+            return result
+
         try:
             async with asyncio.timeout(limit):
-                return await retry.attempts(op, attempts=self.timeouts.attempts)
+                # Each further host gets its try too: a dead one fails fast.
+                tries = self.timeouts.attempts + len(self.hosts) - 1
+                return await retry.attempts(on_host, attempts=tries)
         except TimeoutError:
             raise DNSTimeout(
                 f"{what}: no answer within {limit:g} s", server=self.label, zone=zone
             ) from None
 
-    async def _connect(self, zone: str) -> Connection:
-        address = await resolve(self.host, self.port, server=self.label, zone=zone)
-        return await Connection.open(address, self.port, server=self.label, zone=zone)
+    async def _connect(self, host: Host, zone: str) -> Connection:
+        address = await resolve(host.host, host.port, server=self.label, zone=zone)
+        if self.tls is not None:
+            return await TLSConnection.open_tls(
+                address, host.port, self.tls, host=host.host, server=self.label, zone=zone
+            )
+        return await Connection.open(address, host.port, server=self.label, zone=zone)
+
+    async def _stream_exchange(self, host: Host, data: bytes, zone: str, what: str) -> bytes:
+        """One query and its answer on a connection of its own (DNS over TLS)."""
+        conn = await self._connect(host, zone)
+        try:
+            await self._send(conn, data, zone, what)
+            return await conn.read_message(self.timeouts.query, server=self.label, zone=zone)
+        finally:
+            conn.close()
 
     async def _send(self, conn: Connection, data: bytes, zone: str, what: str) -> None:
         try:
@@ -160,11 +250,11 @@ class Client:
     async def soa_serial(self, zone: str) -> int:
         """The zone's current serial, from one (signed) SOA query."""
         return await self._bounded(
-            self.timeouts.query, "SOA query", zone, lambda: self._soa_serial(zone)
+            self.timeouts.query, "SOA query", zone, lambda h: self._soa_serial(h, zone)
         )
 
-    async def _soa_serial(self, zone: str) -> int:
-        _, msg = await self._ask(zone, dns.rdatatype.SOA, zone)
+    async def _soa_serial(self, host: Host, zone: str) -> int:
+        _, msg = await self._ask(host, zone, dns.rdatatype.SOA, zone)
         answers.raise_for_rcode(msg.rcode, "SOA query", server=self.label, zone=zone)
         for r in msg.records:
             if r.rdtype == wire.SOA and r.name == zone:
@@ -186,13 +276,13 @@ class Client:
             self.timeouts.query,
             f"{rdtype.name} query for {qname}",
             zone,
-            lambda: self._query(qname, rdtype, zone),
+            lambda h: self._query(h, qname, rdtype, zone),
         )
 
     async def _query(
-        self, qname: str, rdtype: dns.rdatatype.RdataType, zone: str
+        self, host: Host, qname: str, rdtype: dns.rdatatype.RdataType, zone: str
     ) -> dns.message.Message:
-        answer, msg = await self._ask(qname, rdtype, zone)
+        answer, msg = await self._ask(host, qname, rdtype, zone)
         if msg.tsig is not None:  # verified: dnspython gets the message without it
             arcount = int.from_bytes(answer[10:12], "big") - 1
             answer = answer[:10] + arcount.to_bytes(2, "big") + answer[12 : msg.tsig.start]
@@ -205,7 +295,13 @@ class Client:
             ) from None
 
     async def _ask(
-        self, qname: str, rdtype: dns.rdatatype.RdataType, zone: str, *, signed: bool = True
+        self,
+        host: Host,
+        qname: str,
+        rdtype: dns.rdatatype.RdataType,
+        zone: str,
+        *,
+        signed: bool = True,
     ) -> tuple[bytes, wire.Message]:
         """One query on plain sockets (UDP, TCP when truncated); the answer's
         bytes and parse, its id and TSIG checked.  ``signed=False`` asks
@@ -215,9 +311,12 @@ class Client:
         query.flags &= ~dns.flags.RD  # authoritative servers only
         sign = signed and self.signer is not None
         data, mac = self.sign(query.to_wire()) if sign else (query.to_wire(), b"")
-        address = await resolve(self.host, self.port, server=self.label, zone=zone)
+        if self.tls is not None:
+            answer = await self._stream_exchange(host, data, zone, what)
+            return answer, self._verify(query.id, mac, answer, zone, what=what, signed=sign)
+        address = await resolve(host.host, host.port, server=self.label, zone=zone)
         try:
-            answer = await datagram_exchange(address, self.port, data)
+            answer = await datagram_exchange(address, host.port, data)
         except EOFError:
             raise ConnectionFailed(
                 f"{what}: connection closed mid-answer", server=self.label, zone=zone
@@ -240,8 +339,8 @@ class Client:
         """
         what = f"TXT query for {qname}"
 
-        async def once() -> frozenset[str]:
-            _, msg = await self._ask(qname, dns.rdatatype.TXT, zone, signed=signed)
+        async def once(host: Host) -> frozenset[str]:
+            _, msg = await self._ask(host, qname, dns.rdatatype.TXT, zone, signed=signed)
             answers.raise_for_rcode(
                 msg.rcode, what, server=self.label, zone=zone, hints={}, accept=_NXDOMAIN_OK
             )
@@ -260,7 +359,11 @@ class Client:
         what = "AXFR" if serial is None else "IXFR"
         try:
             return await self._bounded(
-                self.timeouts.transfer, what, zone, lambda: self._transfer(zone, serial)
+                self.timeouts.transfer,
+                what,
+                zone,
+                lambda h: self._transfer(h, zone, serial),
+                split=False,  # a dead host shows in the message gap (Timeouts.query)
             )
         except DNSTimeout as e:
             raise TransferFailed(
@@ -277,13 +380,13 @@ class Client:
         request, mac = self.sign(query.to_wire())
         return query.id, request, mac
 
-    async def _transfer(self, zone: str, serial: int | None) -> Transfer:
+    async def _transfer(self, host: Host, zone: str, serial: int | None) -> Transfer:
         msg_id, request, mac = self._transfer_request(zone, serial)
         verifier = tsig.Verifier(self.signer, mac) if self.signer is not None else None
         assembler = wire.TransferAssembler(zone, serial=serial)
         what = "AXFR" if serial is None else "IXFR"
         nbytes = count = 0
-        conn = await self._connect(zone)
+        conn = await self._connect(host, zone)
         try:
             await self._send(conn, request, zone, what)
             while not assembler.done:
@@ -291,6 +394,7 @@ class Client:
                     gap = self.timeouts.query
                     data = await conn.read_message(gap, server=self.label, zone=zone)
                 except (DNSTimeout, ConnectionFailed) as e:
+                    self.hosts.failed(host, e.detail)
                     raise TransferFailed(
                         f"{what} incomplete: {e.detail}", server=self.label, zone=zone
                     ) from None
@@ -358,19 +462,23 @@ class Client:
 
         ``msg`` is a dnspython message or the unsigned wire form of one
         (:func:`dnssync.rfc2136.updates.encode`); either is signed here.
-        A connection that could not be opened is retried (nothing was sent);
-        no answer within ``Timeouts.query`` (connecting included) after
-        sending raises :class:`DNSTimeout`: the outcome is unknown, and the
-        caller must re-read the zone before trying again.
+        A connection that could not be opened is retried, on the next host
+        if there are several (nothing was sent).  Once sent, no answer within
+        ``Timeouts.query`` (connecting included) or a connection lost raises
+        :class:`DNSTimeout`: the outcome is unknown, the host is marked down,
+        and the caller must re-read the zone before trying again -- the
+        UPDATE is never re-sent to another host blindly.
         """
         unsigned = msg if isinstance(msg, bytes) else msg.to_wire()
         data, mac = self.sign(unsigned)
-        sent = [False]
+        sent: list[Host] = []
         try:
             async with asyncio.timeout(self.timeouts.query):
                 answer = await self._exchange(data, zone, what, sent)
         except TimeoutError:
-            state = "outcome unknown, re-read the zone" if sent[0] else "nothing was sent"
+            if sent:
+                self.hosts.failed(sent[-1], "UPDATE unanswered")
+            state = "outcome unknown, re-read the zone" if sent else "nothing was sent"
             raise DNSTimeout(
                 f"{what}: no answer within {self.timeouts.query:g} s; {state}",
                 server=self.label,
@@ -378,39 +486,75 @@ class Client:
             ) from None
         msg_id = int.from_bytes(unsigned[:2], "big")
         rcode = self._verify(msg_id, mac, answer, zone, what=what).rcode
+        self.hosts.ok(sent[-1])
         answers.raise_for_rcode(rcode, what, server=self.label, zone=zone)
 
-    async def _exchange(self, data: bytes, zone: str, what: str, sent: list[bool]) -> bytes:
+    async def _open(self, zone: str) -> tuple[Host, Connection]:
+        """A new connection to the first host that takes one (nothing is sent yet)."""
+
+        async def once() -> tuple[Host, Connection]:
+            host = self.hosts.pick()
+            try:
+                return host, await self._connect(host, zone)
+            except ConnectionFailed as e:
+                self.hosts.failed(host, e.detail)
+                raise
+
+        return await retry.attempts(once, attempts=max(self.timeouts.attempts, len(self.hosts)))
+
+    async def _exchange(self, data: bytes, zone: str, what: str, sent: list[Host]) -> bytes:
         """One request and its answer over TCP, on a kept-alive connection if any.
 
-        A kept connection the server has closed meanwhile fails before any
-        answer byte arrives; the server never read the request then, so it
-        goes once more over a new connection.  Any other failure closes the
-        connection (an answer might still be on its way on it).
+        A kept connection the server closed while idle fails before any answer
+        byte arrives; the request then goes once more over a new connection
+        **to the same host** (a crash after reading it looks the same, and only
+        a re-read may tell: never another host).  Any other failure after
+        sending is an unknown outcome.
         """
-        for _ in range(2):
-            conn = self.pool.take()
-            reused = conn is not None
-            if conn is None:
-                conn = await retry.attempts(
-                    lambda: self._connect(zone), attempts=self.timeouts.attempts
-                )
+        host = self.hosts.pick()
+        conn = host.pool.take()
+        if conn is not None:
+            sent.append(host)
             try:
-                sent[0] = True
-                await self._send(conn, data, zone, what)
-                answer = await conn.read_message(self.timeouts.query, server=self.label, zone=zone)
-            except ConnectionFailed:
-                conn.close()
-                if reused and not conn.received:
-                    continue
-                raise
-            except BaseException:
-                conn.close()
-                raise
-            self.pool.give(conn)
-            return answer
-        raise AssertionError("unreachable")  # pragma: no cover
+                return await self._roundtrip(host, conn, data, zone, what, reused=True)
+            except _Unread:
+                try:
+                    conn = await self._connect(host, zone)
+                except ConnectionFailed as e:
+                    self.hosts.failed(host, e.detail)
+                    raise DNSTimeout(
+                        f"{what}: connection lost, {host.name} gone; outcome unknown, "
+                        "re-read the zone",
+                        server=self.label,
+                        zone=zone,
+                    ) from None
+        else:
+            host, conn = await self._open(zone)  # may move on: nothing was sent
+            sent.append(host)
+        return await self._roundtrip(host, conn, data, zone, what, reused=False)
+
+    async def _roundtrip(
+        self, host: Host, conn: Connection, data: bytes, zone: str, what: str, *, reused: bool
+    ) -> bytes:
+        try:
+            await self._send(conn, data, zone, what)
+            answer = await conn.read_message(self.timeouts.query, server=self.label, zone=zone)
+        except (ConnectionFailed, DNSTimeout) as e:
+            conn.close()
+            if reused and not conn.received and isinstance(e, ConnectionFailed):
+                raise _Unread from None
+            self.hosts.failed(host, e.detail)
+            raise DNSTimeout(
+                f"{what}: {e.detail} after sending; outcome unknown, re-read the zone",
+                server=self.label,
+                zone=zone,
+            ) from None
+        except BaseException:
+            conn.close()
+            raise
+        host.pool.give(conn)
+        return answer
 
     def close(self) -> None:
         """Close kept-alive connections."""
-        self.pool.close()
+        self.hosts.close()

@@ -15,17 +15,25 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import logging
 import socket
+import ssl
 import struct
 import time
+from dataclasses import dataclass
 
 from dnssync.errors import ConnectionFailed, DNSTimeout
+from dnssync.retry import Backoff
+
+log = logging.getLogger(__name__)
 
 #: How long, and how many, connections are kept for reuse.  BIND closes idle
 #: TCP clients after 30 s, Knot after its tcp-idle-timeout.
 KEEP_ALIVE = 5.0
 KEEP_IDLE = 4
 _LENGTH = struct.Struct("!H")
+#: How long a failed host is passed over: 1 s after one failure, doubling, at most 30 s.
+_DOWN = Backoff(initial=1.0, cap=30.0)
 
 
 async def resolve(host: str, port: int, *, server: str = "", zone: str = "") -> str:
@@ -43,6 +51,25 @@ async def resolve(host: str, port: int, *, server: str = "", zone: str = "") -> 
     except OSError as e:
         raise ConnectionFailed(f"cannot resolve {host}: {e}", server=server, zone=zone) from None
     return str(infos[0][4][0])
+
+
+@dataclass(frozen=True, slots=True)
+class TLS:
+    """DNS over TLS (RFC 7858; XoT, RFC 9103): the context and the name to verify."""
+
+    context: ssl.SSLContext
+    server_name: str | None = None  # None: the host as configured
+
+
+def tls_context(ca_file: str | None = None, *, verify: bool = True) -> ssl.SSLContext:
+    """A client context: the given CA (else the system's), TLS 1.2+, ALPN "dot" (RFC 9103)."""
+    context = ssl.create_default_context(cafile=ca_file)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.set_alpn_protocols(["dot"])
+    if not verify:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
 
 
 def _family(address: str) -> socket.AddressFamily:
@@ -115,6 +142,56 @@ class Connection:
         self.sock.close()
 
 
+class TLSConnection(Connection):
+    """A TLS stream with the interface of :class:`Connection` (asyncio's TLS layer:
+    the raw-socket shortcut has no TLS, and the handshake dwarfs the stream cost)."""
+
+    __slots__ = ("reader", "writer")
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader = reader
+        self.writer = writer
+        self.buf = bytearray()  # always empty: the stream buffers
+        self.loop = asyncio.get_running_loop()
+        self.received = False
+
+    @classmethod
+    async def open_tls(
+        cls, address: str, port: int, tls: TLS, *, host: str, server: str, zone: str
+    ) -> TLSConnection:
+        try:
+            reader, writer = await asyncio.open_connection(
+                address, port, ssl=tls.context, server_hostname=tls.server_name or host
+            )
+        except ssl.SSLError as e:
+            raise ConnectionFailed(
+                f"TLS with {host}:{port} failed: {e.reason or e}", server=server, zone=zone
+            ) from None
+        except OSError as e:
+            raise ConnectionFailed(
+                f"cannot connect: {e.strerror or e}", server=server, zone=zone
+            ) from None
+        return cls(reader, writer)
+
+    async def send_message(self, data: bytes) -> None:
+        self.received = False
+        self.writer.write(_LENGTH.pack(len(data)) + data)
+        await self.writer.drain()
+
+    async def read(self, n: int) -> bytes:
+        try:
+            data = await self.reader.readexactly(n)
+        except asyncio.IncompleteReadError as e:
+            if e.partial:
+                self.received = True
+            raise EOFError from None
+        self.received = True
+        return data
+
+    def close(self) -> None:
+        self.writer.close()
+
+
 async def datagram_exchange(address: str, port: int, data: bytes) -> bytes:
     """One query over UDP, again over TCP when the answer is truncated.
 
@@ -170,3 +247,97 @@ class Pool:
     def close(self) -> None:
         while self._idle:
             self._idle.pop()[1].close()
+
+
+@dataclass(frozen=True, slots=True)
+class HostHealth:
+    """What the client remembers of one host (exported as metrics by the caller)."""
+
+    host: str
+    port: int
+    up: bool
+    failures: int  # consecutive
+    switches: int  # times traffic moved away from it
+    last_error: str
+
+
+class Host:
+    """One primary of a target: its address, kept connections and health."""
+
+    __slots__ = ("down_until", "failures", "host", "last_error", "pool", "port", "switches")
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host = host
+        self.port = port
+        self.pool = Pool()
+        self.failures = 0
+        self.down_until = 0.0
+        self.switches = 0
+        self.last_error = ""
+
+    @property
+    def name(self) -> str:
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+
+class Hosts:
+    """Several primaries in failover order, health remembered per host.
+
+    Every operation asks :meth:`pick` for the first host not marked down (all
+    down: the one whose mark ends first).  A connection failure or timeout
+    marks a host down for a jittered, doubling while (1 s .. 30 s); a success
+    clears it.  Callers decide what may move to another host: a query or a
+    transfer may, an UPDATE whose outcome is unknown may not (re-read first).
+    """
+
+    __slots__ = ("_all",)
+
+    def __init__(self, hosts: list[tuple[str, int]]) -> None:
+        if not hosts:
+            raise ValueError("at least one host")
+        self._all = [Host(h, p) for h, p in hosts]
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self._all)
+
+    def __len__(self) -> int:
+        return len(self._all)
+
+    @property
+    def first(self) -> Host:
+        return self._all[0]
+
+    def pick(self) -> Host:
+        now = time.monotonic()
+        for host in self._all:
+            if host.down_until <= now:
+                return host
+        return min(self._all, key=lambda h: h.down_until)
+
+    def failed(self, host: Host, error: str) -> None:
+        host.failures += 1
+        host.last_error = error
+        if len(self._all) == 1:
+            return  # nowhere else to go: never wait on the only host
+        was_up = host.down_until <= time.monotonic()
+        host.down_until = time.monotonic() + _DOWN.delay(host.failures)
+        if was_up:
+            host.switches += 1
+            log.warning("primary %s failed (%s); using %s", host.name, error, self.pick().name)
+
+    def ok(self, host: Host) -> None:
+        if host.failures:
+            log.info("primary %s answers again", host.name)
+        host.failures = 0
+        host.down_until = 0.0
+
+    def health(self) -> tuple[HostHealth, ...]:
+        now = time.monotonic()
+        return tuple(
+            HostHealth(h.host, h.port, h.down_until <= now, h.failures, h.switches, h.last_error)
+            for h in self._all
+        )
+
+    def close(self) -> None:
+        for host in self._all:
+            host.pool.close()

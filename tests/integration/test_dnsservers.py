@@ -118,7 +118,7 @@ def test_signed_update_applies_and_serial_grows(zone: ZoneUnderTest) -> None:
 
 
 def test_ixfr_support(zone: ZoneUnderTest) -> None:
-    """IXFR after one update: BIND and Knot send the diff, PowerDNS the whole zone."""
+    """IXFR after one update: BIND, Knot and Technitium send the diff, PowerDNS the whole zone."""
     server = zone.server
     assert outcome(server, update(zone.name, server.key)) == "NOERROR"
     rrsets = transfer(server, zone.name, rdtype="IXFR", serial=1)
@@ -129,11 +129,16 @@ def test_ixfr_support(zone: ZoneUnderTest) -> None:
     assert {"A", "TXT"} <= set(types)
 
 
-OTHER_KEY_ANSWER = {"bind": "REFUSED", "knot": "PeerBadKey", "pdns": "REFUSED"}
+OTHER_KEY_ANSWER = {
+    "bind": "REFUSED",
+    "knot": "PeerBadKey",
+    "pdns": "REFUSED",
+    "technitium": "REFUSED",  # signed: the key is in no policy row of the zone
+}
 
 
 def test_other_key_is_refused(zone: ZoneUnderTest) -> None:
-    """other_key is out of scope on the test zone: BIND/PowerDNS REFUSED, Knot NOTAUTH+BADKEY."""
+    """other_key is out of scope on the test zone: REFUSED, or Knot's NOTAUTH+BADKEY."""
     server = zone.server
     got = outcome(server, update(zone.name, server.other_key))
     assert got != "NOERROR"
@@ -153,6 +158,7 @@ WRONG_SECRET_ANSWER = {
     "bind": "PeerBadSignature",  # NOTAUTH + BADSIG
     "knot": "PeerBadSignature",  # NOTAUTH + BADSIG
     "pdns": "FormError",  # REFUSED without any TSIG: dnspython rejects the unsigned answer
+    "technitium": "PeerBadSignature",  # NOTAUTH + BADSIG, unsigned
 }
 
 
