@@ -296,6 +296,7 @@ class Loop:
         self.target = target
         self.feed = feed
         self.metrics = metrics
+        self._switches: dict[str, int] = {}  # per host: failovers already counted
         self.health = health
         self.leadership = leadership or AlwaysLeader()
         self.recorder = recorder
@@ -368,6 +369,7 @@ class Loop:
     def _observe(self, result: TargetResult, elapsed: float) -> None:
         m = self.metrics
         name = self.target.name
+        self._observe_hosts()
         for zr in result.zones:
             labels = (name, zr.zone)
             m.reconcile_seconds.labels(*labels).observe(elapsed / max(1, len(result.zones)))
@@ -392,6 +394,16 @@ class Loop:
                     m.dns_errors.labels(*labels, rej.error.rcode).inc()
             if zr.ok:
                 m.last_success.labels(*labels).set(time.time())
+
+    def _observe_hosts(self) -> None:
+        """Per primary: in use or passed over, and failovers away from it since last time."""
+        for h in self.target.client.health():
+            host = f"{h.host}:{h.port}"
+            self.metrics.server_up.labels(self.target.name, host).set(1 if h.up else 0)
+            seen = self._switches.get(host, 0)
+            if h.switches > seen:
+                self.metrics.server_failovers.labels(self.target.name, host).inc(h.switches - seen)
+                self._switches[host] = h.switches
 
     async def _tell(self, result: TargetResult) -> None:
         """Kubernetes Events, once per distinct message per object."""

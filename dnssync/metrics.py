@@ -79,6 +79,18 @@ class Metrics:
             (*tz, "kind"),
             registry=r,
         )
+        self.server_up = Gauge(
+            "dnssync_server_up",
+            "1 while a primary of the target is in use, 0 while it is passed over after failures.",
+            ("target", "host"),
+            registry=r,
+        )
+        self.server_failovers = Counter(
+            "dnssync_server_failovers_total",
+            "Times traffic moved away from a primary after a failure.",
+            ("target", "host"),
+            registry=r,
+        )
         self.leader = Gauge(
             "dnssync_leader", "1 when this replica holds the lease and writes.", registry=r
         )

@@ -11,17 +11,24 @@ there.  The zone converges with exactly one value per record and ownership TXT.
 
 from __future__ import annotations
 
+import socket
 import time
 from collections import Counter
 
 import dns.tsig
+from pydantic import SecretStr
 
+from dnssync.config import KeyConfig, ServerConfig, TargetConfig
+from dnssync.controller import Loop, Target
 from dnssync.errors import DNSTimeout
+from dnssync.http import Health
+from dnssync.metrics import Metrics
 from dnssync.plan import PlanOptions, plan
 from dnssync.rfc2136 import applier
 from dnssync.rfc2136.client import Client, Timeouts
 from dnssync.rfc2136.zones import ZoneReader
-from tests.dnsservers import PdnsServer, PdnsTwin, start_server
+from dnssync.sources.index import ObjectIndex
+from tests.dnsservers import BindServer, PdnsServer, PdnsTwin, start_server
 from tests.integration.test_engine import REGISTRY, endpoints
 
 N = 3000
@@ -90,3 +97,48 @@ async def test_primary_killed_mid_sync_second_takes_over() -> None:
     finally:
         twin.close()
         first.close()
+
+
+async def test_config_hosts_failover_and_metrics_per_host(bind_server: BindServer) -> None:
+    """`server.hosts` from the config: a dead first host is passed over on a real reconcile,
+    and `dnssync_server_up` / `dnssync_server_failovers_total` say so per host."""
+    zone = "hosts-metrics.test"
+    bind_server.add_zone(zone)
+    dead = _free_port()
+    tcfg = TargetConfig(
+        name="multi",
+        server=ServerConfig(
+            hosts=(f"127.0.0.1:{dead}", f"{bind_server.host}:{bind_server.port}"), timeout=2.0
+        ),
+        zones=(zone,),
+        key=KeyConfig(
+            name=bind_server.key.name,
+            algorithm=bind_server.key.algorithm,
+            secret=SecretStr(bind_server.key.secret),
+        ),
+        owner_id="multi",
+        max_change_ratio=None,
+    )
+    target = Target(tcfg)
+    metrics = Metrics()
+    loop = Loop(
+        target,
+        ObjectIndex().view(target.source_options, {"service"}),
+        metrics=metrics,
+        health=Health(),
+    )
+    result = await loop.once()
+    assert result is not None
+    assert all(z.error is None for z in result.zones), [z.error for z in result.zones]
+    value = metrics.registry.get_sample_value
+    assert value("dnssync_server_up", {"target": "multi", "host": f"127.0.0.1:{dead}"}) == 0
+    up = {"target": "multi", "host": f"{bind_server.host}:{bind_server.port}"}
+    assert value("dnssync_server_up", up) == 1
+    failovers = {"target": "multi", "host": f"127.0.0.1:{dead}"}
+    assert value("dnssync_server_failovers_total", failovers) == 1
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
