@@ -21,6 +21,8 @@
 
 # The base: Docker Hub's python:3.11-slim (Debian with Python 3.11).  Where Docker
 # Hub is out of reach, pass a base of the same layout: --build-arg PYTHON_IMAGE=...
+# (`make image` does: buildah, no daemon, on that layout built from Debian's
+# packages -- tools/image.py; tests/integration/test_image.py builds and runs it).
 ARG PYTHON_IMAGE=python:3.11-slim
 
 FROM ${PYTHON_IMAGE} AS builder

@@ -7,9 +7,9 @@ PY := $(VENV)/bin/python
 APT_PACKAGES = bind9 bind9-utils bind9-dnsutils knot knot-dnsutils pdns-server \
                pdns-backend-sqlite3 sqlite3 faketime \
                python3-venv util-linux \
-               prometheus
+               prometheus buildah mmdebstrap
 
-.PHONY: deps deps-apt deps-py peers lint types contracts unit test demo bench fuzz
+.PHONY: deps deps-apt deps-py peers lint types contracts unit test demo bench fuzz image
 
 deps: deps-apt deps-py
 
@@ -27,8 +27,8 @@ deps-py: $(PY)
 	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]'
 
 lint:
-	$(PY) -m ruff check dnssync tests bench
-	$(PY) -m ruff format --check dnssync tests bench
+	$(PY) -m ruff check dnssync tests bench tools
+	$(PY) -m ruff format --check dnssync tests bench tools
 
 types:
 	$(PY) -m mypy
@@ -54,3 +54,7 @@ RUNS ?= 1000000
 fuzz: deps-py
 	$(PY) -m pip install -q --disable-pip-version-check atheris
 	$(PY) -m bench.fuzz_decoders -runs=$(RUNS)
+
+# The container image from the Dockerfile, daemonless (buildah), on a base built from Debian.
+image: deps
+	$(PY) -m tools.image

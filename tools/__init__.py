@@ -1,0 +1,1 @@
+"""Developer tools run from the repository: the container image build (image.py)."""
