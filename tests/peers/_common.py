@@ -5,7 +5,8 @@ Layout: ``$DNSSYNC_PEERS_CACHE`` (default ``/var/cache/dnssync-peers``) holds
 build that died half-way is rebuilt instead of trusted. A file lock per peer lets a test
 run and ``python -m tests.peers`` share the cache. Go programs come from the Go module
 proxy (``go install`` or ``go mod download`` + ``go build`` inside a copy of the module,
-for modules whose ``replace`` directives make ``go install`` refuse them).
+for modules whose ``replace`` directives make ``go install`` refuse them; `pin_local_replaces`
+turns a monorepo's ``replace x => ../x`` into the published ``x`` at a version).
 """
 
 from __future__ import annotations
@@ -127,7 +128,35 @@ def go_module_copy(module: str, version: str, into: Path) -> Path:
     return copy
 
 
-def go_build(source: Path, packages: dict[str, str], dest: Path, **env: str) -> None:
+def pin_local_replaces(source: Path, version: Callable[[str], str | None]) -> list[str]:
+    """Point each ``replace M => ./dir`` (a directory the module zip lacks) at ``M@version(M)``.
+
+    Monorepos (Kubernetes' staging modules, etcd's api/client/pkg) publish those directories as
+    modules of their own at matching versions. Their ``go.work`` would pull the directories back
+    in, so it goes too. Returns the modules re-pointed.
+    """
+    for name in ("go.work", "go.work.sum"):
+        (source / name).unlink(missing_ok=True)
+    edits = json.loads(run(["go", "mod", "edit", "-json"], cwd=source))
+    pinned = []
+    for rep in edits.get("Replace") or []:
+        old, new = rep["Old"]["Path"], rep["New"]["Path"]
+        at = version(old)
+        if at is not None and new.startswith(("./", "../")) and not (source / new).is_dir():
+            pinned.append(f"{old}@{at}")
+    if pinned:
+        run(["go", "mod", "edit", *(f"-replace={p.split('@')[0]}={p}" for p in pinned)], cwd=source)
+    return pinned
+
+
+def go_build(
+    source: Path,
+    packages: dict[str, str],
+    dest: Path,
+    *,
+    ldflags: str = "",
+    **env: str,
+) -> None:
     """``go build -o dest/bin/<name> <package>`` inside ``source`` for each name → package."""
     (dest / "bin").mkdir(parents=True, exist_ok=True)
     for name, package in packages.items():
@@ -139,6 +168,7 @@ def go_build(source: Path, packages: dict[str, str], dest: Path, **env: str) -> 
                 "go",
                 "build",
                 "-trimpath",
+                *([f"-ldflags={ldflags}"] if ldflags else []),
                 "-o",
                 str(dest / "bin" / name),
                 package,
