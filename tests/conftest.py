@@ -9,6 +9,8 @@
 - `skewed_bind`: a BIND whose clock runs two hours ahead, serving "skew.test".
 - `viewed_bind`: a BIND split into two views by TSIG key (signed requests see the live
   zones; unsigned ones see frozen copies, or nothing).
+- `control_plane`: a real etcd + kube-apiserver (RBAC on, config/deploy's RBAC applied),
+  started once per session the first time a test asks for it (see tests/realkube.py).
 
 A missing daemon fails the test with an install hint; nothing is ever skipped.
 """
@@ -32,6 +34,8 @@ from tests.dnsservers import (
     ZoneUnderTest,
     start_server,
 )
+from tests.peers._common import PeerUnavailable
+from tests.realkube import ControlPlane, ControlPlaneError, start_control_plane
 
 DNS_KINDS = ("bind", "knot", "pdns", "technitium")
 S = TypeVar("S", bound=DNSServer)
@@ -125,3 +129,14 @@ def skewed_bind() -> Iterator[DNSServer]:
     server = _start("bind", faketime="+2h", zone=SKEW_ZONE)
     yield server
     server.close()
+
+
+@pytest.fixture(scope="session")
+def control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
+    """etcd + kube-apiserver on loopback, with the shipped RBAC; restartable by tests."""
+    try:
+        plane = start_control_plane(tmp_path_factory.mktemp("realkube"))
+    except (PeerUnavailable, ControlPlaneError) as exc:
+        pytest.fail(str(exc), pytrace=False)
+    yield plane
+    plane.close()
