@@ -123,7 +123,8 @@ def json_patch(target: Any, ops: Any) -> Any:
     """RFC 6902. A body that is not a list of operations is a 400, like the real server."""
     if not isinstance(ops, list):
         raise PatchError(
-            "json: cannot unmarshal object into Go value of type jsonpatch.Patch"
+            "error decoding patch: json: cannot unmarshal object into Go value of type"
+            " []handlers.jsonPatchOp"
             if isinstance(ops, dict)
             else "the body of the request was not a JSON patch (expected a list of operations)"
         )

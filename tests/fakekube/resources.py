@@ -42,6 +42,8 @@ class ResourceType:
     return_deleted: bool = False
     # PUT on a missing object creates it (Events); otherwise 404.
     create_on_update: bool = False
+    # PUT without metadata.resourceVersion is refused (422), as for custom resources (Leases).
+    update_needs_resource_version: bool = False
     # Field selectors beyond metadata.name / metadata.namespace (others -> 400).
     field_labels: frozenset[str] = frozenset()
     # Status a create through the API starts with (the API drops any status
@@ -112,9 +114,18 @@ def _validate_service(obj: JsonObj) -> list[tuple[str, str]]:
         if not spec.get("externalName"):
             return [("spec.externalName", "Required value")]
         return []
+    causes = []
     if not spec.get("ports") and spec.get("clusterIP") != "None":
-        return [("spec.ports", "Required value")]
-    return []
+        causes.append(("spec.ports", "Required value"))
+    lb = (obj.get("status") or {}).get("loadBalancer") or {}
+    if lb.get("ingress") and spec.get("type") != "LoadBalancer":
+        causes.append(
+            (
+                "status.loadBalancer.ingress",
+                "Forbidden: may only be used when `spec.type` is 'LoadBalancer'",
+            )
+        )
+    return causes
 
 
 def _validate_core_event(obj: JsonObj) -> list[tuple[str, str]]:
@@ -229,7 +240,9 @@ INGRESSES = ResourceType(
     initial_status={"loadBalancer": {}},
     short_names=("ing",),
 )
-LEASES = ResourceType("coordination.k8s.io", "v1", "leases", "Lease")
+LEASES = ResourceType(
+    "coordination.k8s.io", "v1", "leases", "Lease", update_needs_resource_version=True
+)
 EVENTS_V1 = ResourceType(
     "events.k8s.io",
     "v1",

@@ -168,11 +168,15 @@ class Store:
     def select(
         self, rtype: ResourceType, namespace: str | None, matches: Matcher | None = None
     ) -> list[JsonObj]:
-        """Matching objects in etcd key order (namespace, then name); shared, not copied."""
+        """Matching objects in etcd key order; shared, not copied.
+
+        etcd sorts the keys ``<namespace>/<name>`` as strings, so "t1-other/b" comes before
+        "t1/a" ("-" sorts before "/"): not the order of (namespace, name) pairs.
+        """
         objects = self._objects[rtype]
         return [
             objects[key]
-            for key in sorted(objects)
+            for key in sorted(objects, key="/".join)
             if (namespace is None or not rtype.namespaced or key[0] == namespace)
             and (matches is None or matches(objects[key]))
         ]
@@ -316,15 +320,15 @@ class Store:
             sent_rv = meta.get("resourceVersion")
             if sent_rv and sent_rv != old["metadata"]["resourceVersion"]:
                 raise conflict(rtype, name)
-            if not sent_rv and rtype.custom:
-                # CRD-served kinds refuse unconditional updates.
+            if not sent_rv and (rtype.custom or rtype.update_needs_resource_version):
+                # CRD-served kinds and Leases refuse unconditional updates.
                 raise invalid(
                     rtype,
                     name,
                     [
                         (
                             "metadata.resourceVersion",
-                            "Invalid value: 0x0: must be specified for an update",
+                            "Invalid value: 0: must be specified for an update",
                         )
                     ],
                 )

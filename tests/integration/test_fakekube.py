@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import itertools
 import json
+import re
 import ssl
 import time
 from collections.abc import AsyncIterator, Callable
@@ -25,9 +27,10 @@ from kubernetes_asyncio.client.exceptions import ApiException
 from kubernetes_asyncio.leaderelection.leaderelectionrecord import LeaderElectionRecord
 from kubernetes_asyncio.leaderelection.resourcelock.leaselock import LeaseLock
 
-from tests.fakekube import RESTART_RV_JUMP, ApiError, FakeKube, fake_kube
+from tests.fakekube import DEFAULT_RESOURCES, RESTART_RV_JUMP, ApiError, FakeKube, fake_kube
 from tests.fakekube.patches import PatchError, json_patch, merge_patch
 from tests.fakekube.selectors import SelectorError, label_matcher
+from tests.realkube import ControlPlane, cert_manager_crd
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -49,25 +52,222 @@ async def api(kube: FakeKube, tmp_path: Path) -> AsyncIterator[Any]:
         yield api_client
 
 
-def service(name: str, namespace: str = "default", **labels: str) -> dict[str, Any]:
+# ---- one contract, two servers ------------------------------------------------------
+#
+# The tests taking `server` run against the fake and against the real kube-apiserver
+# (tests/realkube.py), so the fake stays honest. Each gets a fresh namespace: the real server
+# keeps what earlier tests left, has a `kubernetes` Service in "default", and writes Leases of
+# its own (its global resourceVersion moves without us). Tests that need the fake's knobs
+# (fault injection, request log, timing) take `kube` and run on the fake only.
+
+_namespaces = itertools.count(1)
+
+
+class Server:
+    """An API server under contract test; ``create``/``get`` act as the cluster admin."""
+
+    fake: bool
+    url: str
+    ns: str  # a namespace of this test's own
+    other_ns: str  # and a second one
+
+    def kubeconfig(self, tmp_path: Path) -> Path:
+        raise NotImplementedError
+
+    def ssl_context(self) -> ssl.SSLContext | bool:
+        return True  # aiohttp's default: verify (the fake speaks plain HTTP anyway)
+
+    async def create(self, obj: dict[str, Any]) -> dict[str, Any]:
+        raise NotImplementedError
+
+    async def get(
+        self, api_version: str, kind: str, name: str, namespace: str | None = None
+    ) -> dict[str, Any] | None:
+        raise NotImplementedError
+
+    async def forget_history(self) -> None:
+        """Make every resourceVersion seen so far too old to watch from or continue."""
+        raise NotImplementedError
+
+
+def _placed(obj: dict[str, Any], ns: str) -> dict[str, Any]:
+    meta = obj.setdefault("metadata", {})
+    if obj.get("kind") != "Namespace":
+        meta.setdefault("namespace", ns)
+    return obj
+
+
+class FakeServer(Server):
+    fake = True
+
+    def __init__(self, kube: FakeKube) -> None:
+        self.kube, self.url = kube, kube.url
+        n = next(_namespaces)
+        self.ns, self.other_ns = f"t{n}", f"t{n}-other"
+
+    def kubeconfig(self, tmp_path: Path) -> Path:
+        return self.kube.write_kubeconfig(tmp_path)
+
+    async def create(self, obj: dict[str, Any]) -> dict[str, Any]:
+        return self.kube.create(_placed(obj, self.ns))
+
+    async def get(
+        self, api_version: str, kind: str, name: str, namespace: str | None = None
+    ) -> dict[str, Any] | None:
+        return self.kube.get(api_version, kind, name, namespace)
+
+    async def forget_history(self) -> None:
+        self.kube.compact()
+
+
+class RealServer(Server):
+    fake = False
+
+    def __init__(self, plane: ControlPlane) -> None:
+        self.plane, self.url = plane, plane.url
+        n = next(_namespaces)
+        self.ns, self.other_ns = f"t{n}", f"t{n}-other"
+
+    def kubeconfig(self, tmp_path: Path) -> Path:
+        return self.plane.admin_kubeconfig
+
+    def ssl_context(self) -> ssl.SSLContext:
+        return self.plane.admin_ssl()
+
+    def _path(self, api_version: str, kind: str, namespace: str | None) -> str:
+        (rtype,) = [r for r in DEFAULT_RESOURCES if (r.api_version, r.kind) == (api_version, kind)]
+        return rtype.base_path(namespace)
+
+    async def create(self, obj: dict[str, Any]) -> dict[str, Any]:
+        obj = _placed(obj, self.ns)
+        path = self._path(obj["apiVersion"], obj["kind"], obj["metadata"].get("namespace"))
+        async with (
+            aiohttp.ClientSession() as s,
+            s.post(self.url + path, json=obj, ssl=self.ssl_context()) as r,
+        ):
+            body: dict[str, Any] = await r.json()
+            if r.status >= 300:
+                raise ApiError(r.status, str(body.get("message")))
+        status = obj.get("status")
+        if status and body.get("status") != status:
+            # Like the fake's create: the status given is kept (written through /status).
+            name = body["metadata"]["name"]
+            async with (
+                aiohttp.ClientSession() as s,
+                s.patch(
+                    f"{self.url}{path}/{name}/status",
+                    json={"status": status},
+                    headers={"Content-Type": MERGE},
+                    ssl=self.ssl_context(),
+                ) as r,
+            ):
+                body = await r.json()
+        return body
+
+    async def get(
+        self, api_version: str, kind: str, name: str, namespace: str | None = None
+    ) -> dict[str, Any] | None:
+        path = self._path(api_version, kind, namespace)
+        async with (
+            aiohttp.ClientSession() as s,
+            s.get(f"{self.url}{path}/{name}", ssl=self.ssl_context()) as r,
+        ):
+            if r.status == 404:
+                return None
+            found: dict[str, Any] = await r.json()
+            return found
+
+    async def forget_history(self) -> None:
+        # etcd forgets its history, and a restarted apiserver's watch cache starts at now.
+        await asyncio.to_thread(self.plane.compact_etcd)
+        await asyncio.to_thread(self.plane.restart, graceful=False)
+
+
+_challenge_crd_ready = False
+
+
+@pytest.fixture(params=["fake", "real"])
+async def server(request: pytest.FixtureRequest) -> AsyncIterator[Server]:
+    """The fake, then the real kube-apiserver, each with this test's own namespaces."""
+    global _challenge_crd_ready
+    if request.param == "fake":
+        async with fake_kube() as kube:
+            made: Server = FakeServer(kube)
+            for ns in (made.ns, made.other_ns):
+                await made.create(
+                    {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}
+                )
+            yield made
+        return
+    plane = request.getfixturevalue("control_plane")
+    if not _challenge_crd_ready:
+        crd = cert_manager_crd("challenges")
+        await asyncio.to_thread(plane.apply, [crd])
+        await asyncio.to_thread(
+            plane.kubectl, "wait", "--for=condition=Established", f"crd/{crd['metadata']['name']}"
+        )
+        _challenge_crd_ready = True
+    made = RealServer(plane)
+    for ns in (made.ns, made.other_ns):
+        await made.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
+    yield made
+
+
+@pytest.fixture
+async def sapi(server: Server, tmp_path: Path) -> AsyncIterator[Any]:
+    """A real ApiClient for `server`, from a kubeconfig (the admin's, on the real server)."""
+    cfg = client.Configuration()
+    await config.load_kube_config(
+        config_file=str(server.kubeconfig(tmp_path)), client_configuration=cfg
+    )
+    async with client.ApiClient(configuration=cfg) as api_client:
+        yield api_client
+
+
+async def fresh_api(server: Server, tmp_path: Path) -> Any:
+    """A new ApiClient (after a restart, the old one's pooled connections are dead)."""
+    cfg = client.Configuration()
+    await config.load_kube_config(
+        config_file=str(server.kubeconfig(tmp_path)), client_configuration=cfg
+    )
+    return client.ApiClient(configuration=cfg)
+
+
+def service(name: str, namespace: str | None = None, **labels: str) -> dict[str, Any]:
+    """A Service; without a namespace it lands in the request's (or the fake's "default")."""
+    meta: dict[str, Any] = {"name": name, "labels": labels}
+    if namespace is not None:
+        meta["namespace"] = namespace
     return {
         "apiVersion": "v1",
         "kind": "Service",
-        "metadata": {"name": name, "namespace": namespace, "labels": labels},
+        "metadata": meta,
         "spec": {"ports": [{"port": 80}]},
     }
 
 
-def challenge(name: str, namespace: str = "default") -> dict[str, Any]:
+LB_SPEC = {"type": "LoadBalancer", "ports": [{"port": 80}]}
+
+
+def challenge(name: str, namespace: str | None = None) -> dict[str, Any]:
+    """A Challenge with every field cert-manager's CRD requires."""
+    meta: dict[str, Any] = {"name": name}
+    if namespace is not None:
+        meta["namespace"] = namespace
     return {
         "apiVersion": "acme.cert-manager.io/v1",
         "kind": "Challenge",
-        "metadata": {"name": name, "namespace": namespace},
+        "metadata": meta,
         "spec": {
+            "authorizationURL": "https://acme.test/authz/1",
             "dnsName": "mdapi.ch",
+            "issuerRef": {"name": "letsencrypt", "kind": "ClusterIssuer"},
             "key": "value-1",
+            "solver": {"dns01": {"webhook": {"groupName": "acme.mdapi.ch", "solverName": "x"}}},
+            "token": "token-1",
             "type": "DNS-01",
-            "solver": {"dns01": {"webhook": {"groupName": "acme.mdapi.ch"}}},
+            "url": "https://acme.test/challenge/1",
+            "wildcard": False,
         },
     }
 
@@ -112,36 +312,46 @@ async def raw_lines(response: Any) -> list[dict[str, Any]]:
 # ---- list ---------------------------------------------------------------------
 
 
-async def test_list_shape_carries_one_global_rv_and_bare_items(kube: FakeKube, api: Any) -> None:
+async def test_list_shape_carries_one_global_rv_and_bare_items(server: Server, sapi: Any) -> None:
     """A list is {kind: XList, apiVersion, metadata.resourceVersion (str), items without kind}."""
-    core: Any = client.CoreV1Api(api)
-    first = await core.create_namespaced_service("default", service("a"))
-    kube.create(service("b", "other"))
-    cm = kube.create({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}})
+    core: Any = client.CoreV1Api(sapi)
+    ns, other = server.ns, server.other_ns
+    first = await core.create_namespaced_service(ns, service("a"))
+    await server.create(service("b", ns))
+    await server.create(service("c", other))
+    cm = await server.create({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}})
     # One counter across kinds and namespaces.
     assert int(cm["metadata"]["resourceVersion"]) > int(first.metadata.resource_version)
 
-    response = await core.list_service_for_all_namespaces(_preload_content=False)
+    response = await core.list_namespaced_service(ns, _preload_content=False)
     (body,) = await raw_lines(response)
     assert body["kind"] == "ServiceList"
     assert body["apiVersion"] == "v1"
-    assert body["metadata"] == {"resourceVersion": cm["metadata"]["resourceVersion"]}
+    assert list(body["metadata"]) == ["resourceVersion"]
+    # The real server's counter also moves by itself (its own Leases): at least the last write.
+    assert int(body["metadata"]["resourceVersion"]) >= int(cm["metadata"]["resourceVersion"])
     assert [i["metadata"]["name"] for i in body["items"]] == ["a", "b"]
     assert all("kind" not in i and "apiVersion" not in i for i in body["items"])
     item = body["items"][0]["metadata"]
     assert {"uid", "creationTimestamp", "resourceVersion"} <= item.keys()
     assert isinstance(item["resourceVersion"], str)
 
-    typed = await core.list_namespaced_service("other")
-    assert [s.metadata.name for s in typed.items] == ["b"]
-    assert typed.metadata.resource_version == cm["metadata"]["resourceVersion"]
+    everywhere = await core.list_service_for_all_namespaces()
+    assert {(s.metadata.namespace, s.metadata.name) for s in everywhere.items} >= {
+        (ns, "a"),
+        (ns, "b"),
+        (other, "c"),
+    }
+    typed = await core.list_namespaced_service(other)
+    assert [s.metadata.name for s in typed.items] == ["c"]
+    assert int(typed.metadata.resource_version) >= int(cm["metadata"]["resourceVersion"])
 
 
-async def test_custom_resource_list_items_keep_kind(kube: FakeKube, api: Any) -> None:
+async def test_custom_resource_list_items_keep_kind(server: Server, sapi: Any) -> None:
     """CRD-served lists (unstructured) keep kind/apiVersion on every item."""
-    kube.create(challenge("c1"))
-    body = await client.CustomObjectsApi(api).list_cluster_custom_object(
-        CM_GROUP, CM_VERSION, CHALLENGES
+    await server.create(challenge("c1"))
+    body = await client.CustomObjectsApi(sapi).list_namespaced_custom_object(
+        CM_GROUP, CM_VERSION, server.ns, CHALLENGES
     )
     assert body["kind"] == "ChallengeList"
     assert body["items"][0]["kind"] == "Challenge"
@@ -160,53 +370,63 @@ async def test_preload_content_false_gives_readable_raw_json(kube: FakeKube, api
     assert body["items"][0]["metadata"]["name"] == "raw"
 
 
-async def test_label_and_field_selectors(kube: FakeKube, api: Any) -> None:
+async def test_label_and_field_selectors(server: Server, sapi: Any) -> None:
     """labelSelector (=, !=, in, notin, exists, !key) and fieldSelector metadata.* filter lists."""
-    kube.create(service("a", app="web", tier="front"))
-    kube.create(service("b", app="db"))
-    kube.create(service("c", "other", app="web"))
-    core: Any = client.CoreV1Api(api)
+    ns, other = server.ns, server.other_ns
+    await server.create(service("a", ns, app="web", tier="front"))
+    await server.create(service("b", ns, app="db"))
+    await server.create(service("c", other, app="web"))
+    core: Any = client.CoreV1Api(sapi)
 
     async def names(**kwargs: str) -> list[str]:
         result = await core.list_service_for_all_namespaces(**kwargs)
-        return [s.metadata.name for s in result.items]
+        return [s.metadata.name for s in result.items if s.metadata.namespace in (ns, other)]
 
-    assert await names(label_selector="app=web") == ["a", "c"]
+    # etcd key order: "<ns>-other/c" sorts before "<ns>/a".
+    assert await names(label_selector="app=web") == ["c", "a"]
     assert await names(label_selector="app!=web") == ["b"]
     assert await names(label_selector="app in (db, cache)") == ["b"]
     assert await names(label_selector="app notin (db),tier") == ["a"]
-    assert await names(label_selector="!tier") == ["b", "c"]
+    assert await names(label_selector="!tier") == ["c", "b"]
     assert await names(field_selector="metadata.name=c") == ["c"]
-    assert await names(field_selector="metadata.namespace!=default") == ["c"]
+    assert await names(field_selector=f"metadata.namespace!={ns}") == ["c"]
     with pytest.raises(ApiException) as bad:
         await names(field_selector="spec.nonsense=1")
     assert bad.value.status == 400
 
 
-async def test_pagination_with_limit_and_continue(kube: FakeKube, api: Any) -> None:
+async def test_pagination_with_limit_and_continue(
+    server: Server, sapi: Any, tmp_path: Path
+) -> None:
     """limit/continue pages a consistent snapshot; a token from before a compaction is 410."""
+    ns = server.ns
     for i in range(5):
-        kube.create({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": f"cm{i}"}})
-    core: Any = client.CoreV1Api(api)
-    page = await core.list_namespaced_config_map("default", limit=2)
+        await server.create(
+            {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": f"cm{i}"}}
+        )
+    core: Any = client.CoreV1Api(sapi)
+    page = await core.list_namespaced_config_map(ns, limit=2)
     assert [c.metadata.name for c in page.items] == ["cm0", "cm1"]
     assert page.metadata.remaining_item_count == 3
     snapshot_rv = page.metadata.resource_version
-    kube.create({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cm9"}})
+    await server.create({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cm9"}})
     seen = [c.metadata.name for c in page.items]
     while page.metadata._continue:
-        page = await core.list_namespaced_config_map(
-            "default", limit=2, _continue=page.metadata._continue
-        )
+        page = await core.list_namespaced_config_map(ns, limit=2, _continue=page.metadata._continue)
         assert page.metadata.resource_version == snapshot_rv
         seen += [c.metadata.name for c in page.items]
     assert seen == ["cm0", "cm1", "cm2", "cm3", "cm4"]  # cm9 came after the snapshot
 
-    page = await core.list_namespaced_config_map("default", limit=2)
-    kube.compact()
-    with pytest.raises(ApiException) as gone:
-        await core.list_namespaced_config_map("default", limit=2, _continue=page.metadata._continue)
+    page = await core.list_namespaced_config_map(ns, limit=2)
+    await server.create({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cm10"}})
+    await server.forget_history()
+    async with await fresh_api(server, tmp_path) as api:
+        with pytest.raises(ApiException) as gone:
+            await client.CoreV1Api(api).list_namespaced_config_map(
+                ns, limit=2, _continue=page.metadata._continue
+            )
     assert gone.value.status == 410
+    assert status_of(gone.value)["reason"] == "Expired"
 
 
 # ---- watch ----------------------------------------------------------------------
@@ -227,9 +447,9 @@ async def test_client_sends_booleans_as_True(kube: FakeKube, api: Any) -> None:
     assert "timeoutSeconds=1" in path
 
 
-async def test_boolean_query_values_parse_like_the_apiserver(kube: FakeKube) -> None:
+async def test_boolean_query_values_parse_like_the_apiserver(server: Server) -> None:
     """watch=0 / false / False is a list; watch=True / 1 / "" (empty) is a watch."""
-    kube.create(service("a"))
+    await server.create(service("a"))
     async with aiohttp.ClientSession() as session:
         for value, is_watch in [
             ("0", False),
@@ -239,23 +459,25 @@ async def test_boolean_query_values_parse_like_the_apiserver(kube: FakeKube) -> 
             ("1", True),
             ("", True),
         ]:
-            url = f"{kube.url}/api/v1/services?watch={value}&timeoutSeconds=0.1"
-            async with session.get(url) as response:
-                (first, *_) = [json.loads(line) async for line in response.content]
+            path = f"/api/v1/namespaces/{server.ns}/services"
+            url = f"{server.url}{path}?watch={value}&timeoutSeconds=1"
+            async with session.get(url, ssl=server.ssl_context()) as response:
+                first = json.loads(await response.content.readline())
             assert ("type" in first) == is_watch, value
             assert (first.get("kind") == "ServiceList") == (not is_watch), value
 
 
-async def test_watch_replays_history_from_rv_then_streams_live(kube: FakeKube, api: Any) -> None:
+async def test_watch_replays_history_from_rv_then_streams_live(server: Server, sapi: Any) -> None:
     """A watch from RV N replays the events after N (with kind), then follows live changes."""
-    core: Any = client.CoreV1Api(api)
-    rv = (await core.list_service_for_all_namespaces()).metadata.resource_version
-    kube.create(service("a"))
-    kube.patch("v1", "Service", "a", "default", {"metadata": {"labels": {"x": "1"}}})
+    core: Any = client.CoreV1Api(sapi)
+    ns = server.ns
+    rv = (await core.list_namespaced_service(ns)).metadata.resource_version
+    await server.create(service("a"))
+    await core.patch_namespaced_service("a", ns, {"metadata": {"labels": {"x": "1"}}})
     seen: list[tuple[str, str, str]] = []
     async with watch.Watch() as w:
         async for ev in w.stream(
-            core.list_service_for_all_namespaces, resource_version=rv, timeout_seconds=5
+            core.list_namespaced_service, ns, resource_version=rv, timeout_seconds=5
         ):
             raw = ev["raw_object"]
             assert raw["kind"] == "Service"
@@ -264,7 +486,7 @@ async def test_watch_replays_history_from_rv_then_streams_live(kube: FakeKube, a
                 (ev["type"], ev["object"].metadata.name, raw["metadata"]["resourceVersion"])
             )
             if len(seen) == 2:
-                kube.delete("v1", "Service", "a", "default")  # live, while the stream is open
+                await core.delete_namespaced_service("a", ns)  # live, while the stream is open
             if len(seen) == 3:
                 break
     assert [(t, n) for t, n, _ in seen] == [("ADDED", "a"), ("MODIFIED", "a"), ("DELETED", "a")]
@@ -274,38 +496,39 @@ async def test_watch_replays_history_from_rv_then_streams_live(kube: FakeKube, a
     assert w.resource_version == str(rvs[-1])  # what the client would resume from
 
 
-async def test_watch_from_zero_starts_with_synthetic_added(kube: FakeKube, api: Any) -> None:
+async def test_watch_from_zero_starts_with_synthetic_added(server: Server, sapi: Any) -> None:
     """resourceVersion absent or "0" starts with an ADDED per existing object."""
-    kube.create(service("a"))
-    kube.create(service("b", "other"))
-    core: Any = client.CoreV1Api(api)
+    await server.create(service("a"))
+    await server.create(service("b"))
+    core: Any = client.CoreV1Api(sapi)
     for rv in (None, "0"):
         names = []
         async with watch.Watch() as w:
             kwargs: dict[str, Any] = {"timeout_seconds": 5}
             if rv is not None:
                 kwargs["resource_version"] = rv
-            async for ev in w.stream(core.list_service_for_all_namespaces, **kwargs):
+            async for ev in w.stream(core.list_namespaced_service, server.ns, **kwargs):
                 assert ev["type"] == "ADDED"
                 names.append(ev["object"].metadata.name)
                 if len(names) == 2:
                     break
-        assert names == ["a", "b"]
+        assert sorted(names) == ["a", "b"]
 
 
-async def test_watch_selector_transitions(kube: FakeKube, api: Any) -> None:
+async def test_watch_selector_transitions(server: Server, sapi: Any) -> None:
     """With a label selector, an object entering the selection is ADDED and leaving is DELETED."""
-    core: Any = client.CoreV1Api(api)
-    kube.create(service("a", app="other"))
-    rv = str(kube.resource_version)
-    kube.patch("v1", "Service", "a", "default", {"metadata": {"labels": {"app": "web"}}})
-    kube.patch("v1", "Service", "a", "default", {"metadata": {"labels": {"tier": "x"}}})
-    kube.patch("v1", "Service", "a", "default", {"metadata": {"labels": {"app": "gone"}}})
+    core: Any = client.CoreV1Api(sapi)
+    ns = server.ns
+    created = await server.create(service("a", app="other"))
+    rv = created["metadata"]["resourceVersion"]
+    await core.patch_namespaced_service("a", ns, {"metadata": {"labels": {"app": "web"}}})
+    await core.patch_namespaced_service("a", ns, {"metadata": {"labels": {"tier": "x"}}})
+    await core.patch_namespaced_service("a", ns, {"metadata": {"labels": {"app": "gone"}}})
     types = []
     async with watch.Watch() as w:
         async for ev in w.stream(
             core.list_namespaced_service,
-            "default",
+            ns,
             label_selector="app=web",
             resource_version=rv,
             timeout_seconds=5,
@@ -401,31 +624,39 @@ async def test_expired_watch_raises_410_when_timeout_is_set(kube: FakeKube, api:
     assert len(watch_requests(kube)) == 1  # no retry when timeout_seconds is given
 
 
-async def test_compacted_history_gives_in_stream_410(kube: FakeKube, api: Any) -> None:
-    """After compact, a watch from an older RV is HTTP 200 with one ERROR 410 line, then EOF."""
-    core: Any = client.CoreV1Api(api)
-    old = str(kube.resource_version)
-    kube.create(service("a"))
-    kube.compact()
-    response = await core.list_service_for_all_namespaces(
-        watch=True, resource_version=old, timeout_seconds=5, _preload_content=False
-    )
-    assert response.status == 200
-    (line,) = await raw_lines(response)
-    assert line["type"] == "ERROR"
-    status = line["object"]
-    assert status["kind"] == "Status"
-    assert status["status"] == "Failure"
-    assert status["reason"] == "Expired"
-    assert status["code"] == 410
-    assert status["message"] == f"too old resource version: {old} ({kube.resource_version})"
+async def test_compacted_history_gives_in_stream_410(
+    server: Server, sapi: Any, tmp_path: Path
+) -> None:
+    """After compaction, a watch from an older RV is HTTP 200, one ERROR 410 line, then EOF."""
+    core: Any = client.CoreV1Api(sapi)
+    old = (await core.list_namespaced_service(server.ns)).metadata.resource_version
+    await server.create(service("a"))
+    await server.forget_history()
+    async with await fresh_api(server, tmp_path) as api:
+        core = client.CoreV1Api(api)
+        response = await core.list_namespaced_service(
+            server.ns, watch=True, resource_version=old, timeout_seconds=5, _preload_content=False
+        )
+        assert response.status == 200
+        (line,) = await raw_lines(response)
+        assert line["type"] == "ERROR"
+        status = line["object"]
+        assert status["kind"] == "Status"
+        assert status["status"] == "Failure"
+        assert status["reason"] == "Expired"
+        assert status["code"] == 410
+        assert re.fullmatch(rf"too old resource version: {old} \(\d+\)", status["message"])
 
-    with pytest.raises(ApiException) as gone:
-        await drain(core.list_service_for_all_namespaces, resource_version=old, timeout_seconds=5)
-    assert gone.value.status == 410
-    # Watching from the current RV (what a relist returns) works again.
-    current = (await core.list_service_for_all_namespaces()).metadata.resource_version
-    await drain(core.list_service_for_all_namespaces, resource_version=current, timeout_seconds=1)
+        with pytest.raises(ApiException) as gone:
+            await drain(
+                core.list_namespaced_service, server.ns, resource_version=old, timeout_seconds=5
+            )
+        assert gone.value.status == 410
+        # Watching from the current RV (what a relist returns) works again.
+        current = (await core.list_namespaced_service(server.ns)).metadata.resource_version
+        await drain(
+            core.list_namespaced_service, server.ns, resource_version=current, timeout_seconds=1
+        )
 
 
 async def test_410_without_timeout_is_retried_once_then_raised(kube: FakeKube, api: Any) -> None:
@@ -572,11 +803,12 @@ async def test_fail_filter_limits_failures_to_matching_requests(kube: FakeKube, 
     await core.create_namespaced_service("default", service("a"))
 
 
-async def test_error_statuses(kube: FakeKube, api: Any) -> None:
+async def test_error_statuses(server: Server, sapi: Any) -> None:
     """404 NotFound, 409 AlreadyExists, 422 Invalid carry the real Status shape."""
-    core: Any = client.CoreV1Api(api)
+    core: Any = client.CoreV1Api(sapi)
+    ns = server.ns
     with pytest.raises(ApiException) as missing:
-        await core.read_namespaced_service("nope", "default")
+        await core.read_namespaced_service("nope", ns)
     body = status_of(missing.value)
     assert missing.value.status == 404
     assert body == {
@@ -589,30 +821,36 @@ async def test_error_statuses(kube: FakeKube, api: Any) -> None:
         "details": {"name": "nope", "kind": "services"},
         "code": 404,
     }
-    await core.create_namespaced_service("default", service("a"))
+    await core.create_namespaced_service(ns, service("a"))
     with pytest.raises(ApiException) as taken:
-        await core.create_namespaced_service("default", service("a"))
+        await core.create_namespaced_service(ns, service("a"))
     assert taken.value.status == 409
     assert status_of(taken.value)["reason"] == "AlreadyExists"
     with pytest.raises(ApiException) as bad:
-        await core.create_namespaced_service("default", service("Not_Valid"))
+        await core.create_namespaced_service(ns, service("Not_Valid"))
     assert bad.value.status == 422
     assert status_of(bad.value)["reason"] == "Invalid"
+
+
+async def test_direct_create_enforces_uniqueness(kube: FakeKube) -> None:
+    """The fake's direct path refuses a name that is taken, as the API does."""
+    kube.create(service("a"))
     with pytest.raises(ApiError):
-        kube.create(service("a"))  # the direct path enforces uniqueness too
+        kube.create(service("a"))
 
 
 # ---- writes -------------------------------------------------------------------------
 
 
-async def test_merge_patch_on_challenge_and_refused_patch_types(kube: FakeKube, api: Any) -> None:
+async def test_merge_patch_on_challenge_and_refused_patch_types(server: Server, sapi: Any) -> None:
     """Challenges take merge patch; a dict without content type (json-patch) is 400; SMP 415."""
-    kube.create(challenge("c1"))
-    custom: Any = client.CustomObjectsApi(api)
+    ns = server.ns
+    await server.create(challenge("c1"))
+    custom: Any = client.CustomObjectsApi(sapi)
     patched = await custom.patch_namespaced_custom_object(
         CM_GROUP,
         CM_VERSION,
-        "default",
+        ns,
         CHALLENGES,
         "c1",
         {"metadata": {"labels": {"seen": "yes"}}, "spec": {"key": "value-2"}},
@@ -625,16 +863,16 @@ async def test_merge_patch_on_challenge_and_refused_patch_types(kube: FakeKube, 
 
     with pytest.raises(ApiException) as json_patch:
         await custom.patch_namespaced_custom_object(
-            CM_GROUP, CM_VERSION, "default", CHALLENGES, "c1", {"spec": {"key": "x"}}
+            CM_GROUP, CM_VERSION, ns, CHALLENGES, "c1", {"spec": {"key": "x"}}
         )
     assert json_patch.value.status == 400
-    assert "jsonpatch.Patch" in status_of(json_patch.value)["message"]
+    assert "cannot unmarshal object into Go value" in status_of(json_patch.value)["message"]
 
     with pytest.raises(ApiException) as smp:
         await custom.patch_namespaced_custom_object(
             CM_GROUP,
             CM_VERSION,
-            "default",
+            ns,
             CHALLENGES,
             "c1",
             {"spec": {"key": "x"}},
@@ -647,7 +885,7 @@ async def test_merge_patch_on_challenge_and_refused_patch_types(kube: FakeKube, 
     patched = await custom.patch_namespaced_custom_object(
         CM_GROUP,
         CM_VERSION,
-        "default",
+        ns,
         CHALLENGES,
         "c1",
         [{"op": "replace", "path": "/spec/key", "value": "value-3"}],
@@ -655,17 +893,18 @@ async def test_merge_patch_on_challenge_and_refused_patch_types(kube: FakeKube, 
     assert patched["spec"]["key"] == "value-3"
 
 
-async def test_status_changes_only_through_status_subresource(kube: FakeKube, api: Any) -> None:
+async def test_status_changes_only_through_status_subresource(server: Server, sapi: Any) -> None:
     """Writes to the object keep .status; writes to /status change nothing but .status."""
-    custom: Any = client.CustomObjectsApi(api)
+    ns = server.ns
+    custom: Any = client.CustomObjectsApi(sapi)
     created = await custom.create_namespaced_custom_object(
-        CM_GROUP, CM_VERSION, "default", CHALLENGES, {**challenge("c1"), "status": {"x": 1}}
+        CM_GROUP, CM_VERSION, ns, CHALLENGES, {**challenge("c1"), "status": {"presented": True}}
     )
     assert "status" not in created  # create drops status when there is a subresource
     main = await custom.patch_namespaced_custom_object(
         CM_GROUP,
         CM_VERSION,
-        "default",
+        ns,
         CHALLENGES,
         "c1",
         {"status": {"presented": True}},
@@ -676,7 +915,7 @@ async def test_status_changes_only_through_status_subresource(kube: FakeKube, ap
     status = await custom.patch_namespaced_custom_object_status(
         CM_GROUP,
         CM_VERSION,
-        "default",
+        ns,
         CHALLENGES,
         "c1",
         {"status": {"presented": True}, "spec": {"key": "sneaky"}},
@@ -687,98 +926,113 @@ async def test_status_changes_only_through_status_subresource(kube: FakeKube, ap
     assert status["metadata"]["generation"] == 1  # status writes do not bump generation
 
     # Same for a built-in kind: a Service's load balancer status.
-    core: Any = client.CoreV1Api(api)
-    await core.create_namespaced_service("default", service("lb"))
+    core: Any = client.CoreV1Api(sapi)
+    # (Only a LoadBalancer Service may have load balancer addresses.)
+    await core.create_namespaced_service(ns, {**service("lb"), "spec": LB_SPEC})
     lb_status = {"loadBalancer": {"ingress": [{"ip": "192.0.2.1"}]}}
-    await core.patch_namespaced_service("lb", "default", {"status": lb_status})
-    assert (
-        await core.read_namespaced_service("lb", "default")
-    ).status.load_balancer.ingress is None
-    await core.patch_namespaced_service_status("lb", "default", {"status": lb_status})
-    svc = await core.read_namespaced_service_status("lb", "default")
+    await core.patch_namespaced_service("lb", ns, {"status": lb_status})
+    assert (await core.read_namespaced_service("lb", ns)).status.load_balancer.ingress is None
+    await core.patch_namespaced_service_status("lb", ns, {"status": lb_status})
+    svc = await core.read_namespaced_service_status("lb", ns)
     assert svc.status.load_balancer.ingress[0].ip == "192.0.2.1"
 
 
-async def test_server_side_apply_needs_field_manager_and_creates(kube: FakeKube, api: Any) -> None:
+async def test_server_side_apply_needs_field_manager_and_creates(server: Server, sapi: Any) -> None:
     """apply-patch+yaml without fieldManager is 422; with one it creates, then merges."""
-    core: Any = client.CoreV1Api(api)
-    body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "applied"}}
+    core: Any = client.CoreV1Api(sapi)
+    ns = server.ns
+    body: dict[str, Any] = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "applied"},
+    }
     apply = "application/apply-patch+yaml"
     with pytest.raises(ApiException) as refused:
-        await core.patch_namespaced_config_map("applied", "default", body, _content_type=apply)
+        await core.patch_namespaced_config_map("applied", ns, body, _content_type=apply)
     assert refused.value.status == 422
     created = await core.patch_namespaced_config_map(
-        "applied", "default", body, field_manager="dnssync", _content_type=apply
+        "applied", ns, body, field_manager="dnssync", _content_type=apply
     )
-    assert created.metadata.namespace == "default"
+    assert created.metadata.namespace == ns
     body["data"] = {"k": "v"}
     applied = await core.patch_namespaced_config_map(
-        "applied", "default", body, field_manager="dnssync", _content_type=apply
+        "applied", ns, body, field_manager="dnssync", _content_type=apply
     )
     assert applied.data == {"k": "v"}
 
 
-async def test_unconditional_put_on_custom_resource_is_refused(kube: FakeKube, api: Any) -> None:
+async def test_unconditional_put_on_custom_resource_is_refused(server: Server, sapi: Any) -> None:
     """A CR replace needs metadata.resourceVersion (422 without it), unlike built-in kinds."""
-    kube.create(challenge("c1"))
-    custom: Any = client.CustomObjectsApi(api)
+    ns = server.ns
+    await server.create(challenge("c1"))
+    custom: Any = client.CustomObjectsApi(sapi)
     with pytest.raises(ApiException) as refused:
         await custom.replace_namespaced_custom_object(
-            CM_GROUP, CM_VERSION, "default", CHALLENGES, "c1", challenge("c1")
+            CM_GROUP, CM_VERSION, ns, CHALLENGES, "c1", challenge("c1", ns)
         )
     assert refused.value.status == 422
-    current = await custom.get_namespaced_custom_object(
-        CM_GROUP, CM_VERSION, "default", CHALLENGES, "c1"
-    )
+    current = await custom.get_namespaced_custom_object(CM_GROUP, CM_VERSION, ns, CHALLENGES, "c1")
     current["spec"]["key"] = "value-2"
     replaced = await custom.replace_namespaced_custom_object(
-        CM_GROUP, CM_VERSION, "default", CHALLENGES, "c1", current
+        CM_GROUP, CM_VERSION, ns, CHALLENGES, "c1", current
     )
     assert replaced["spec"]["key"] == "value-2"
 
 
-async def test_stale_put_on_lease_conflicts(kube: FakeKube, api: Any) -> None:
+async def test_stale_put_on_lease_conflicts(server: Server, sapi: Any) -> None:
     """Replacing a Lease with a stale resourceVersion is 409 Conflict; with none it goes through."""
-    coord: Any = client.CoordinationV1Api(api)
+    coord: Any = client.CoordinationV1Api(sapi)
+    ns = server.ns
     body = {"metadata": {"name": "dnssync"}, "spec": {"holderIdentity": "a"}}
-    await coord.create_namespaced_lease("default", body)
-    lease = await coord.read_namespaced_lease("dnssync", "default")
+    await coord.create_namespaced_lease(ns, body)
+    lease = await coord.read_namespaced_lease("dnssync", ns)
     lease.spec.holder_identity = "b"
-    await coord.replace_namespaced_lease("dnssync", "default", lease)
+    await coord.replace_namespaced_lease("dnssync", ns, lease)
     lease.spec.holder_identity = "c"  # same, now stale, resourceVersion
     with pytest.raises(ApiException) as stale:
-        await coord.replace_namespaced_lease("dnssync", "default", lease)
+        await coord.replace_namespaced_lease("dnssync", ns, lease)
     assert stale.value.status == 409
     status = status_of(stale.value)
     assert status["reason"] == "Conflict"
     assert status["message"].startswith(
         'Operation cannot be fulfilled on leases.coordination.k8s.io "dnssync"'
     )
+    # Unlike a Service or ConfigMap, a Lease cannot be replaced without a resourceVersion.
     lease.metadata.resource_version = None
-    forced = await coord.replace_namespaced_lease("dnssync", "default", lease)
+    with pytest.raises(ApiException) as unconditional:
+        await coord.replace_namespaced_lease("dnssync", ns, lease)
+    assert unconditional.value.status == 422
+    lease.metadata.resource_version = (
+        await coord.read_namespaced_lease("dnssync", ns)
+    ).metadata.resource_version
+    forced = await coord.replace_namespaced_lease("dnssync", ns, lease)
     assert forced.spec.holder_identity == "c"
 
 
-async def test_kubernetes_asyncio_lease_lock_loses_race(kube: FakeKube, api: Any) -> None:
+async def test_kubernetes_asyncio_lease_lock_loses_race(server: Server, sapi: Any) -> None:
     """The client's own LeaseLock: of two candidates updating from one read, one wins."""
-    now = "2025-01-01 00:00:00.000000"
-    later = "2025-01-01 00:00:05.000000"
-    a = LeaseLock("dnssync", "default", "a", api)
-    b = LeaseLock("dnssync", "default", "b", api)
-    assert await a.create("dnssync", "default", LeaderElectionRecord("a", "15", now, now))
-    assert (await a.get("dnssync", "default"))[0]
-    assert (await b.get("dnssync", "default"))[0]
-    assert await a.update("dnssync", "default", LeaderElectionRecord("a", "15", now, later))
+    # Non-zero microseconds: the client writes times with isoformat(), which drops a zero
+    # fraction, and the real server refuses a Lease time without one (see the next test).
+    now = "2025-01-01 00:00:00.100000"
+    later = "2025-01-01 00:00:05.100000"
+    ns = server.ns
+    a = LeaseLock("dnssync", ns, "a", sapi)
+    b = LeaseLock("dnssync", ns, "b", sapi)
+    assert await a.create("dnssync", ns, LeaderElectionRecord("a", "15", now, now))
+    assert (await a.get("dnssync", ns))[0]
+    assert (await b.get("dnssync", ns))[0]
+    assert await a.update("dnssync", ns, LeaderElectionRecord("a", "15", now, later))
     # b updates from its now stale read: 409 inside, False outside (and a logged error).
-    assert not await b.update("dnssync", "default", LeaderElectionRecord("b", "15", now, later))
-    holder = kube.get("coordination.k8s.io/v1", "Lease", "dnssync", "default")
+    assert not await b.update("dnssync", ns, LeaderElectionRecord("b", "15", now, later))
+    holder = await server.get("coordination.k8s.io/v1", "Lease", "dnssync", ns)
     assert holder is not None
     assert holder["spec"]["holderIdentity"] == "a"
 
 
-async def test_ingress_crud(kube: FakeKube, api: Any) -> None:
+async def test_ingress_crud(server: Server, sapi: Any) -> None:
     """networking.k8s.io/v1 Ingress: create, read, list, patch (generation), status, delete."""
-    net: Any = client.NetworkingV1Api(api)
+    net: Any = client.NetworkingV1Api(sapi)
+    ns = server.ns
     body = {
         "metadata": {
             "name": "web",
@@ -786,89 +1040,97 @@ async def test_ingress_crud(kube: FakeKube, api: Any) -> None:
         },
         "spec": {"rules": [{"host": "web.home.tillo.ch"}]},
     }
-    created = await net.create_namespaced_ingress("default", body)
+    created = await net.create_namespaced_ingress(ns, body)
     assert created.metadata.generation == 1
-    assert (await net.read_namespaced_ingress("web", "default")).spec.rules[0].host == (
+    assert (await net.read_namespaced_ingress("web", ns)).spec.rules[0].host == (
         "web.home.tillo.ch"
     )
-    listed = await net.list_ingress_for_all_namespaces()
+    listed = await net.list_namespaced_ingress(ns)
     assert [i.metadata.name for i in listed.items] == ["web"]
     patched = await net.patch_namespaced_ingress(
-        "web", "default", {"spec": {"rules": [{"host": "www.home.tillo.ch"}]}}
+        "web", ns, {"spec": {"rules": [{"host": "www.home.tillo.ch"}]}}
     )
     assert patched.metadata.generation == 2
     assert patched.spec.rules[0].host == "www.home.tillo.ch"
     with_status = await net.patch_namespaced_ingress_status(
-        "web", "default", {"status": {"loadBalancer": {"ingress": [{"ip": "192.0.2.7"}]}}}
+        "web", ns, {"status": {"loadBalancer": {"ingress": [{"ip": "192.0.2.7"}]}}}
     )
     assert with_status.status.load_balancer.ingress[0].ip == "192.0.2.7"
     assert with_status.metadata.generation == 2
-    deleted = await net.delete_namespaced_ingress("web", "default")
+    deleted = await net.delete_namespaced_ingress("web", ns)
     assert deleted.status == "Success"  # Ingress DELETE answers with a Status
-    assert kube.get("networking.k8s.io/v1", "Ingress", "web", "default") is None
+    assert await server.get("networking.k8s.io/v1", "Ingress", "web", ns) is None
 
 
-async def test_delete_answers_and_events(kube: FakeKube, api: Any) -> None:
+async def test_delete_answers_and_events(server: Server, sapi: Any) -> None:
     """DELETE returns the object (Services) and emits DELETED with a new RV."""
-    core: Any = client.CoreV1Api(api)
-    await core.create_namespaced_service("default", service("a"))
-    rv = str(kube.resource_version)
-    deleted = await core.delete_namespaced_service("a", "default")
+    core: Any = client.CoreV1Api(sapi)
+    ns = server.ns
+    created = await core.create_namespaced_service(ns, service("a"))
+    rv = created.metadata.resource_version
+    deleted = await core.delete_namespaced_service("a", ns)
     assert deleted.metadata.name == "a"
     async with watch.Watch() as w:
         async for ev in w.stream(
-            core.list_service_for_all_namespaces, resource_version=rv, timeout_seconds=5
+            core.list_namespaced_service, ns, resource_version=rv, timeout_seconds=5
         ):
             assert ev["type"] == "DELETED"
             assert int(ev["raw_object"]["metadata"]["resourceVersion"]) > int(rv)
             break
     with pytest.raises(ApiException) as missing:
-        await core.delete_namespaced_service("a", "default")
+        await core.delete_namespaced_service("a", ns)
     assert missing.value.status == 404
 
 
-async def test_finalizers_delay_deletion(kube: FakeKube, api: Any) -> None:
+async def test_finalizers_delay_deletion(server: Server, sapi: Any) -> None:
     """A Challenge with finalizers is only marked on DELETE; dropping the finalizer deletes it."""
-    custom: Any = client.CustomObjectsApi(api)
+    custom: Any = client.CustomObjectsApi(sapi)
+    ns = server.ns
     body = challenge("c1")
     body["metadata"]["finalizers"] = ["finalizer.acme.cert-manager.io"]
-    kube.create(body)
+    await server.create(body)
     marked = await custom.delete_namespaced_custom_object(
-        CM_GROUP, CM_VERSION, "default", CHALLENGES, "c1"
+        CM_GROUP, CM_VERSION, ns, CHALLENGES, "c1"
     )
     assert marked["metadata"]["deletionTimestamp"]
-    assert kube.get("acme.cert-manager.io/v1", "Challenge", "c1", "default") is not None
+    assert await server.get("acme.cert-manager.io/v1", "Challenge", "c1", ns) is not None
     await custom.patch_namespaced_custom_object(
         CM_GROUP,
         CM_VERSION,
-        "default",
+        ns,
         CHALLENGES,
         "c1",
         {"metadata": {"finalizers": None}},
         _content_type=MERGE,
     )
-    assert kube.get("acme.cert-manager.io/v1", "Challenge", "c1", "default") is None
+    assert await server.get("acme.cert-manager.io/v1", "Challenge", "c1", ns) is None
 
 
-async def test_no_op_write_keeps_resource_version(kube: FakeKube, api: Any) -> None:
+async def test_no_op_write_keeps_resource_version(server: Server, sapi: Any) -> None:
     """A patch that changes nothing is not written: same RV, no watch event."""
-    core: Any = client.CoreV1Api(api)
-    created = await core.create_namespaced_service("default", service("a", app="web"))
-    same = await core.patch_namespaced_service(
-        "a", "default", {"metadata": {"labels": {"app": "web"}}}
-    )
+    core: Any = client.CoreV1Api(sapi)
+    ns = server.ns
+    created = await core.create_namespaced_service(ns, service("a", app="web"))
+    same = await core.patch_namespaced_service("a", ns, {"metadata": {"labels": {"app": "web"}}})
     assert same.metadata.resource_version == created.metadata.resource_version
-    assert kube.resource_version == int(created.metadata.resource_version)
+    events = await drain(
+        core.list_namespaced_service,
+        ns,
+        resource_version=created.metadata.resource_version,
+        timeout_seconds=1,
+    )
+    assert events == []
 
 
-async def test_events_with_generate_name(kube: FakeKube, api: Any) -> None:
+async def test_events_with_generate_name(server: Server, sapi: Any) -> None:
     """core/v1 and events.k8s.io/v1 Events get a generated name and a namespace from the path."""
-    core: Any = client.CoreV1Api(api)
+    core: Any = client.CoreV1Api(sapi)
+    ns = server.ns
     event = await core.create_namespaced_event(
-        "default",
+        ns,
         {
             "metadata": {"generateName": "dnssync-"},
-            "involvedObject": {"kind": "Service", "name": "a", "namespace": "default"},
+            "involvedObject": {"kind": "Service", "name": "a", "namespace": ns},
             "reason": "Conflict",
             "message": "name taken",
             "type": "Warning",
@@ -876,11 +1138,11 @@ async def test_events_with_generate_name(kube: FakeKube, api: Any) -> None:
     )
     assert event.metadata.name.startswith("dnssync-")
     assert len(event.metadata.name) == len("dnssync-") + 5
-    assert event.metadata.namespace == "default"
+    assert event.metadata.namespace == ns
 
-    events_v1: Any = client.EventsV1Api(api)
+    events_v1: Any = client.EventsV1Api(sapi)
     new = await events_v1.create_namespaced_event(
-        "default",
+        ns,
         {
             "metadata": {"generateName": "dnssync-"},
             "eventTime": "2025-01-01T00:00:00.000000Z",
@@ -889,25 +1151,25 @@ async def test_events_with_generate_name(kube: FakeKube, api: Any) -> None:
             "action": "Reconcile",
             "reason": "Conflict",
             "type": "Warning",
-            "regarding": {"kind": "Service", "name": "a", "namespace": "default"},
+            "regarding": {"kind": "Service", "name": "a", "namespace": ns},
         },
     )
     assert new.metadata.name.startswith("dnssync-")
     with pytest.raises(ApiException) as invalid:
-        await events_v1.create_namespaced_event("default", {"metadata": {"name": "bare"}})
+        await events_v1.create_namespaced_event(ns, {"metadata": {"name": "bare"}})
     assert invalid.value.status == 422
 
 
-async def test_namespaces_and_discovery(kube: FakeKube, api: Any) -> None:
+async def test_namespaces_and_discovery(server: Server, sapi: Any) -> None:
     """Namespaces are cluster-scoped; /version, /api and /apis answer discovery."""
-    core: Any = client.CoreV1Api(api)
-    await core.create_namespace({"metadata": {"name": "dns"}})
-    ns = await core.read_namespace("dns")
+    core: Any = client.CoreV1Api(sapi)
+    ns = await core.read_namespace(server.ns)
     assert ns.status.phase == "Active"
     assert ns.metadata.namespace is None
-    version = await client.VersionApi(api).get_code()
+    assert ns.metadata.labels == {"kubernetes.io/metadata.name": server.ns}
+    version = await client.VersionApi(sapi).get_code()
     assert version.major == "1"
-    groups = await client.ApisApi(api).get_api_versions()
+    groups = await client.ApisApi(sapi).get_api_versions()
     assert {"networking.k8s.io", "coordination.k8s.io", "acme.cert-manager.io"} <= {
         g.name for g in groups.groups
     }
