@@ -13,6 +13,13 @@ re-reads CONFIG (zones added).  CONFIG (JSON) holds the server-wide TSIG keys an
 zone, its zone file, `update` ("Allow"/"Deny"), `updateSecurityPolicies` as
 `[key, domain, [TYPE, ...]]` rows, `zoneTransfer` and `zoneTransferTsigKeyNames`.
 
+Where the source is ambiguous or was not checked line by line (read from TECHNITIUM.md
+only), the stand-in picks and says so: a no-op add (same rdata and TTL) does not bump the
+serial (`_change`); an IXFR from a serial the history no longer holds is answered with the
+whole zone, AXFR-style (`_ixfr`); an IXFR over UDP gets the lone SOA; the exception cases
+that get no answer are modelled by the one TTL > SOA EXPIRE case; zone files are written
+at exit rather than per UPDATE (`Zone.save`).
+
 Not modelled: the IP gates beyond Allow/Deny, DNSSEC, NOTIFY, secondaries forwarding
 UPDATEs, catalog zones, EDNS EXPIRE.  Self-contained (dnspython only): it runs as a
 separate process, the way the real server would.

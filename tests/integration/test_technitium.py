@@ -342,3 +342,28 @@ async def test_record_outside_the_policy_is_rejected_and_named(
     snap = (await ZoneReader(c, zone).read()).snapshot
     assert snap.get(f"alias.{zone}", "CNAME") is None
     assert REGISTRY.claims(snap, f"alias.{zone}", "CNAME") == [], "never half-applied"
+
+
+async def test_name_outside_the_policy_is_rejected_and_named(
+    technitium_server: TechnitiumServer,
+) -> None:
+    """Rows for `*.apps.zone` only: `www.zone` is REFUSED and named with its ownership TXT
+    unwritten, while the names under apps apply."""
+    key = technitium_server.key
+    zone = fresh_zone(
+        technitium_server, updateSecurityPolicies=rows(key, ("*.apps.{zone}", ["ANY"]))
+    )
+    ref = ObjectRef("service", "default", "web")
+    eps = [
+        Endpoint(f"a.apps.{zone}", "A", ("192.0.2.1",), ref, 300),
+        Endpoint(f"b.apps.{zone}", "A", ("192.0.2.2",), ref, 300),
+        Endpoint(f"www.{zone}", "A", ("192.0.2.3",), ref, 300),
+    ]
+    c = client(technitium_server)
+    result = await _sync(c, zone, eps)
+    assert [r.change.name for r in result.rejected] == [f"www.{zone}"]
+    assert "REFUSED" in str(result.rejected[0]) and f"www.{zone}" in str(result.rejected[0])
+    assert sorted(ch.name for ch in result.applied) == [f"a.apps.{zone}", f"b.apps.{zone}"]
+    snap = (await ZoneReader(c, zone).read()).snapshot
+    assert snap.get(f"www.{zone}", "A") is None
+    assert REGISTRY.claims(snap, f"www.{zone}", "A") == [], "never half-applied"
