@@ -6,8 +6,10 @@ everything a cluster's API needs and nothing else (no controller-manager, no kub
 - its own CA for the serving certificate and client certificates (admin: ``system:masters``);
 - ``--authorization-mode=Node,RBAC``: a ServiceAccount can do only what its roles allow;
 - service-account signing keys, so the TokenRequest API issues real tokens;
-- the front-proxy (requestheader) CA and client certificate, and aggregator routing to
-  EndpointSlice addresses, so an aggregated API (the ACME webhook) is reached through it;
+- the front-proxy (requestheader) CA and client certificate, so an aggregated API (the ACME
+  webhook) is reached through it: with no kube-proxy here, Service ClusterIPs come from a
+  loopback range (127.96.0.0/16), which the apiserver dials directly. (Aggregator routing to
+  endpoints is no way out: EndpointSlice and Endpoints addresses may not be loopback.)
 - automatic etcd compaction off (tests compact when they mean to).
 
 `restart(graceful=...)` stops the apiserver with SIGTERM (or SIGKILL) and starts it again on the
@@ -41,7 +43,7 @@ from tests.peers import kube as peers
 
 ROOT = Path(__file__).resolve().parents[1]
 DEPLOY_BASE = ROOT / "config" / "deploy" / "base"
-SERVICE_CIDR = "10.96.0.0/12"
+SERVICE_CIDR = "127.96.0.0/16"
 FRONT_PROXY_CN = "front-proxy-client"
 # The kinds of config/deploy that a bare apiserver can take (cert-manager's are not served).
 RBAC_KINDS = (
@@ -213,7 +215,7 @@ class ControlPlane:
             "kubernetes",
             "kubernetes.default",
             "kubernetes.default.svc",
-            "10.96.0.1",
+            "127.96.0.1",
             common_name="kube-apiserver",
         )
         serving.cert_chain_pems[0].write_to_path(str(pki / "apiserver.crt"))
@@ -285,8 +287,6 @@ class ControlPlane:
             "--requestheader-extra-headers-prefix=X-Remote-Extra-",
             f"--proxy-client-cert-file={pki / 'front-proxy-client.crt'}",
             f"--proxy-client-key-file={pki / 'front-proxy-client.key'}",
-            # No kube-proxy here: dial the EndpointSlice address, not the ClusterIP.
-            "--enable-aggregator-routing=true",
             "--profiling=false",
             "--v=1",
         ]
@@ -342,6 +342,23 @@ class ControlPlane:
             "create", "token", name, "-n", namespace, "--duration=24h"
         ).stdout.strip()
         return self._write_kubeconfig(path, {"token": token})
+
+    def install_crd(self, crd: Obj) -> None:
+        """Apply a CustomResourceDefinition and wait until it is served."""
+        self.apply([crd])
+        name = crd["metadata"]["name"]
+        deadline = time.monotonic() + 60
+
+        def established() -> bool:
+            # Not `kubectl wait` nor jsonpath: both fail while the status has no conditions.
+            status = json.loads(self.kubectl("get", "crd", name, "-o", "json").stdout)["status"]
+            conditions = status.get("conditions") or []
+            return any(c["type"] == "Established" and c["status"] == "True" for c in conditions)
+
+        while not established():
+            if time.monotonic() > deadline:
+                raise ControlPlaneError(f"CRD {name} not established within 60 s")
+            time.sleep(0.2)
 
     def compact_etcd(self) -> int:
         """Compact etcd's history up to its current revision; returns that revision."""

@@ -201,11 +201,7 @@ async def server(request: pytest.FixtureRequest) -> AsyncIterator[Server]:
         return
     plane = request.getfixturevalue("control_plane")
     if not _challenge_crd_ready:
-        crd = cert_manager_crd("challenges")
-        await asyncio.to_thread(plane.apply, [crd])
-        await asyncio.to_thread(
-            plane.kubectl, "wait", "--for=condition=Established", f"crd/{crd['metadata']['name']}"
-        )
+        await asyncio.to_thread(plane.install_crd, cert_manager_crd("challenges"))
         _challenge_crd_ready = True
     made = RealServer(plane)
     for ns in (made.ns, made.other_ns):

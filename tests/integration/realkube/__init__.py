@@ -1,0 +1,1 @@
+"""The real-apiserver tier: dnssync against etcd + kube-apiserver with the shipped RBAC."""
