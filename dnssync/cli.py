@@ -292,6 +292,9 @@ def _report(out: Console, result: TargetResult, *, applied: bool, limit: int | N
             for col in ("action", "name", "type", "targets", "ttl", "resource"):
                 table.add_column(col, overflow="fold")
             for change in plan.changes[:limit]:
+                if not change.old and not change.new:  # an orphaned ownership record
+                    for left in change.leftovers:
+                        table.add_row("[red]delete[/]", left.name, "TXT", left.value, "", "")
                 for o in change.old:
                     if all(n.rrset.type != o.rrset.type for n in change.new):
                         table.add_row(

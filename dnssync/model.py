@@ -136,6 +136,13 @@ class Change:
     require: tuple[RRset, ...] = ()
     #: RRsets that must not exist; type ``ANY`` means the name must not be in use.
     require_absent: tuple[RecordKey, ...] = ()
+    #: Further ownership values of ours at this change's ownership names that
+    #: mark nothing once it is applied (left by a record deleted by hand, a
+    #: crash, an earlier resource): removed in the same message, so a record
+    #: never carries two of our values and none is left to claim a record
+    #: someone creates there later.  A change with nothing else removes an
+    #: orphaned ownership record (ours, no record): ``name`` is its TXT name.
+    leftovers: tuple[Ownership, ...] = ()
 
     @property
     def resource(self) -> str:

@@ -119,24 +119,37 @@ class _Planner:
         self.orphans: list[Owned] = []
         self.by_name: dict[str, _Current] = defaultdict(_Current)
         self.owned_count = 0
+        self.orphan_count = 0  # ownership records of ours marking no record
         self.desired_count = 0
-        #: Fix: ownership TXT names the desired records need -> the record.
+        #: Ownership TXT names the desired records need -> the record: no
+        #: CNAME may be planned there, and no orphan is deleted there.
         self.txt_wanted: dict[str, RecordKey] = {}
-        #: Fix: names whose winner asked for a CNAME beside other types.
+        #: Names whose winner asked for a CNAME beside other types: still
+        #: wanted, so nothing there is deleted under sync.
         self.unplannable: set[str] = set()
+        #: Ownership TXT name -> the existing record sets it may claim.  A
+        #: name several records share (``*.x`` and its wildcard replacement)
+        #: is never cleaned up for one of them.
+        self.holders: dict[str, set[RecordKey]] = defaultdict(set)
+        #: TXT names some change of this plan already writes or deletes at:
+        #: two messages must not both carry the RRset as a prerequisite.
+        self.txt_touched: set[str] = set()
         for key, rrset in snapshot.rrsets.items():
             if key.type not in options.managed_types:
                 continue
             cur = self.by_name[key.name]
             cur.rrsets[key.type] = rrset
+            for txt_name in registry.claim_names(key.name, key.type, zone=self.zone):
+                if txt_name is not None:
+                    self.holders[txt_name].add(key)
             claims = registry.claims(snapshot, key.name, key.type)
             mine = registry.owns(claims)
             if mine is not None:
                 cur.ours[key.type] = mine
                 self.owned_count += 1
             elif claims:
-                # Fix: name an owner other than us.  claims[0] could be our own
-                # claim beside another owner's, which read "owned by '<us>'".
+                # Name an owner other than us: claims[0] may be our own claim
+                # beside another owner's.
                 deciding = registry.effective(claims)
                 others = [c.owner for c in deciding if c.owner != registry.owner_id]
                 cur.foreign[key.type] = f"owned by {others[0]!r}"
@@ -380,25 +393,32 @@ class _Planner:
             self.orphans.extend(items)
 
     def _emit(self, name: str, old: list[Owned], new: list[Owned]) -> None:
+        """The one place a change is built: its records, ownership and prerequisites.
+
+        Prerequisites say what the change was planned on: our record sets and
+        every ownership TXT RRset it edits exactly as read, and absent what it
+        creates -- so a concurrent writer makes the message fail instead of
+        being overwritten.
+        """
         snap = self.snapshot
         require: dict[RecordKey, RRset] = {}
         absent: list[RecordKey] = []
+        leftovers = self._leftovers(name, old, new)
         for o in old:
             require[o.rrset.key] = o.rrset
-            txt = snap.get(o.owner.name, "TXT")
-            if txt is not None:
-                require[txt.key] = txt
         old_types = {o.rrset.type for o in old}
         old_owners = {o.owner for o in old}
         for n in new:
             if n.rrset.type not in old_types:
                 absent.append(n.rrset.key)
-            if n.owner not in old_owners:
-                txt = snap.get(n.owner.name, "TXT")
-                if txt is not None:
-                    require[txt.key] = txt
-                elif RecordKey(n.owner.name, "TXT") not in absent:
-                    absent.append(RecordKey(n.owner.name, "TXT"))
+        txt_names = {o.owner.name for o in (*old, *new)} | {o.name for o in leftovers}
+        for txt_name in sorted(txt_names):
+            txt = snap.get(txt_name, "TXT")
+            if txt is not None:
+                require[txt.key] = txt
+            elif any(n.owner.name == txt_name and n.owner not in old_owners for n in new):
+                absent.append(RecordKey(txt_name, "TXT"))
+        self.txt_touched |= txt_names
         if not old and any(n.rrset.type == "CNAME" for n in new):
             absent = [RecordKey(name, "ANY"), *[k for k in absent if k.name != name]]
         action = Action.CREATE if not old else Action.DELETE if not new else Action.UPDATE
@@ -410,8 +430,63 @@ class _Planner:
                 tuple(new),
                 tuple(require[k] for k in sorted(require)),
                 tuple(absent),
+                tuple(leftovers),
             )
         )
+
+    def _leftovers(self, name: str, old: list[Owned], new: list[Owned]) -> list[Ownership]:
+        """Values of ours at the ownership names of the record sets changed here
+        that mark nothing afterwards: a record keeps at most one value of ours,
+        and none survives a delete (or a manual record created there later
+        would read as ours)."""
+        keep = {o.owner for o in (*old, *new)}
+        changing = {o.rrset.key for o in (*old, *new)}
+        out: list[Ownership] = []
+        for type_ in sorted({o.rrset.type for o in (*old, *new)}):
+            for txt_name in self.registry.claim_names(name, type_, zone=self.zone):
+                if txt_name is None or self.holders.get(txt_name, set()) - changing:
+                    continue
+                for c in self._ours_at(txt_name):
+                    if c.ownership not in keep and c.ownership not in out:
+                        out.append(c.ownership)
+        return out
+
+    def _ours_at(self, txt_name: str) -> list[Claim]:
+        mine = self.registry.owner_id
+        return [c for c in self.registry.claims_at(self.snapshot, txt_name) if c.owner == mine]
+
+    def orphan_records(self) -> None:
+        """Ownership records of ours that mark no record: deleted under sync, else listed.
+
+        Only at names the registry maps back to records of managed types
+        (other types are not read, so their records may exist unseen), that no
+        existing or desired record uses and no change of this plan edits.
+        """
+        managed = self.options.managed_types
+        for key in sorted(self.snapshot.rrsets):
+            txt_name = key.name
+            if key.type != "TXT" or txt_name in self.holders or txt_name in self.txt_wanted:
+                continue
+            if txt_name in self.txt_touched:
+                continue
+            ours = self._ours_at(txt_name)
+            if not ours:
+                continue
+            typed, legacy = self.registry.records_of(txt_name, zone=self.zone)
+            if legacy is None and not (typed and all(t in managed for _, t in typed)):
+                continue
+            self.orphan_count += 1
+            rrset = self.snapshot.rrsets[key]
+            if self.options.policy is Policy.SYNC:
+                leftovers = tuple(c.ownership for c in ours)
+                self.changes.append(
+                    Change(Action.DELETE, txt_name, require=(rrset,), leftovers=leftovers)
+                )
+                self.txt_touched.add(txt_name)
+                continue
+            for c in ours:
+                txt = RRset(txt_name, "TXT", rrset.ttl, (c.ownership.value,))
+                self.orphans.append(Owned(txt, c.ownership, c.resource))
 
     # --- all ---------------------------------------------------------------
 
@@ -429,21 +504,25 @@ class _Planner:
         for name in sorted(self.by_name):
             if name not in winners:
                 self.delete_name(name, self.by_name[name])
+        self.orphan_records()
         return self.gate()
 
     def gate(self) -> Plan:
         o = self.options
-        touched = sum(len(c.old) for c in self.changes)
+        # An orphaned ownership record counts as one owned record set: losing
+        # many of them at once is as suspicious as losing their records.
+        touched = sum(len(c.old) or int(not c.new) for c in self.changes)
+        owned = self.owned_count + self.orphan_count
         refused = ""
         changes = tuple(self.changes)
         if (
             o.max_change_ratio is not None
             and not o.force
             and touched > o.safety_floor
-            and touched > o.max_change_ratio * self.owned_count
+            and touched > o.max_change_ratio * owned
         ):
             refused = (
-                f"the plan would delete or rewrite {touched} of {self.owned_count} owned record "
+                f"the plan would delete or rewrite {touched} of {owned} owned record "
                 f"sets in {self.zone}, more than the allowed {o.max_change_ratio:.0%}; "
                 "check the sources, then force it if it is intended"
             )
@@ -452,8 +531,7 @@ class _Planner:
             self.zone,
             changes,
             tuple(self.conflicts),
-            # Fix: sorted, so the plan does not depend on the order of the
-            # desired endpoints (skips were reported in input order).
+            # Sorted, so the plan does not depend on the order of the desired endpoints.
             tuple(sorted(self.skipped, key=lambda s: (s.key, s.resource, s.reason))),
             tuple(self.orphans),
             refused,

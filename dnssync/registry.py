@@ -488,6 +488,44 @@ class Registry:
             found.extend(self._claims_at(snapshot, legacy, legacy=True))
         return found
 
+    def claim_names(self, name: str, type_: str, *, zone: str) -> tuple[str | None, str | None]:
+        """Where claims for record (``name``, ``type_``) may stand: its typed
+        and legacy ownership names (None where it has none)."""
+        return self._claim_names(name, zone, type_)
+
+    def records_of(self, txt_name: str, *, zone: str) -> tuple[list[tuple[str, str]], str | None]:
+        """Which records ``txt_name`` is the ownership name of.
+
+        Returns the typed (record name, TYPE) pairs whose typed ownership
+        name it is -- two with a wildcard replacement (``*.x`` and
+        ``<replacement>.x``), one for an apex name of rule 2 -- and the
+        record whose legacy name it is, if any.  Each candidate is checked by
+        computing its name forwards, so a name the formulas cannot produce
+        names no record.
+        """
+        txt_name, zone = _lower(txt_name), _lower(zone)
+        if not zone or not in_zone(txt_name, zone) or is_acme_name(txt_name):
+            return [], None
+        record, rtype = self.parse_txt_name(txt_name)
+        valid = record and "" not in record.split(".") and in_zone(record, zone)
+        names = [record] if valid else []
+        first, rest = split_first(record)
+        if names and rest and first == self.options.wildcard_replacement:
+            names.append(f"*.{rest}")
+        typed: list[tuple[str, str]] = []
+        candidates = [(zone, t) for t in PARSED_TYPES]
+        if rtype:
+            candidates += [(n, rtype) for n in names]
+        for name, t in candidates:
+            if (name, t) not in typed and self._claim_names(name, zone, t)[0] == txt_name:
+                typed.append((name, t))
+        legacy = None
+        if not rtype:
+            legacy = next(
+                (n for n in names if self._claim_names(n, zone, "A")[1] == txt_name), None
+            )
+        return typed, legacy
+
     def _claim_names(self, name: str, zone: str, type_: str) -> tuple[str | None, str | None]:
         """Where claims for a record may stand: its typed and legacy names."""
         memo = self._names.get((name, type_, zone))
@@ -512,6 +550,10 @@ class Registry:
             self._names.clear()
         self._names[(name, type_, zone)] = (typed, legacy)
         return typed, legacy
+
+    def claims_at(self, snapshot: ZoneSnapshot, txt_name: str) -> list[Claim]:
+        """Every heritage TXT value at ``txt_name``, whatever record it is for."""
+        return self._claims_at(snapshot, txt_name, legacy=False)
 
     def effective(self, claims: list[Claim]) -> list[Claim]:
         """The claims external-dns decides ownership on: typed ones if any, else legacy ones."""

@@ -121,6 +121,8 @@ def change_size(change: Change, zone: str, *, offset: int = 0) -> int:
             size += name(rr.name) + _RR_FIXED + _rdata_size(rr.type, v)
         owner = owned.owner
         size += name(owner.name) + _RR_FIXED + _rdata_size("TXT", owner.value)
+    for leftover in change.leftovers:
+        size += name(leftover.name) + _RR_FIXED + _rdata_size("TXT", leftover.value)
     return size
 
 
@@ -287,11 +289,18 @@ def encode(changes: Iterable[Change], zone: str, *, msg_id: int) -> bytes:
             if owned.owner not in old_owners:
                 data = rdata_wire("TXT", owned.owner.value)
                 updates += once(owned.owner.name, _TXT, _IN, rr.ttl, data)
+        for leftover in change.leftovers:
+            # One value each (class NONE): other owners' and users' values stay.
+            if leftover not in new_owners:
+                data = rdata_wire("TXT", leftover.value)
+                updates += once(leftover.name, _TXT, _NONE, 0, data)
     return enc.finish(prereqs, updates)
 
 
 def describe(change: Change) -> str:
     """A short text naming the change, for errors and reports."""
     types = sorted({o.rrset.type for o in change.new + change.old})
+    if not types and change.leftovers:
+        types = ["TXT"]  # an orphaned ownership record
     resource = f" ({change.resource})" if change.resource else ""
     return f"{change.action.value} {change.name} {'/'.join(types)}{resource}"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 
 import pytest
 from hypothesis import given, settings
@@ -517,19 +518,118 @@ def test_cname_beside_a_from_the_owner_keeps_its_records_under_sync() -> None:
     assert p.conflicts[0].winner == WEB
 
 
-def test_stale_value_of_ours_is_kept_and_the_zone_settles() -> None:
-    """A stale ownership value of ours (record gone) survives a create beside it; it still settles.
+def test_create_beside_a_leftover_value_of_ours_replaces_it() -> None:
+    """A create where a value of ours marks no record replaces it in the same message.
 
-    Known limit: a change can only delete the ownership value of a record
-    set it replaces, so the stale value stays and, sorting first, names the
-    record's resource: here ``web`` ends up holding what ``api`` asked for.
+    Before, the leftover stayed beside the new value; when the record was
+    deleted later only one went, and the other made any record created there
+    afterwards read as ours.
     """
     stale = claim("www", "A", ME, WEB)
     zone = snap(stale)
     desired = [ep("www", "A", "192.0.2.1", resource=API)]
+    (change,) = make_plan(desired, zone).changes
+    assert change.action is Action.CREATE
+    assert change.leftovers == (Ownership(stale.name, value(ME, WEB)),)
+    assert change.require == (stale,)
     after = converge(desired, zone)
-    assert set(after.rrsets[stale.key].values) == {value(ME, WEB), value(ME, API)}
-    assert REG.owns(REG.claims(after, fq("www"), "A")) is not None
+    assert after.rrsets[stale.key].values == (value(ME, API),)
+
+
+def test_create_keeps_other_owners_and_user_values_beside_our_leftover() -> None:
+    """Only values of ours go: a user's TXT at the ownership name stays."""
+    stale = RRset.of(claim("www", "A").name, "TXT", 300, [value(ME, WEB), SPF])
+    zone = snap(stale)
+    after = converge([ep("www", "A", "192.0.2.1", resource=API)], zone)
+    assert set(after.rrsets[stale.key].values) == {SPF, value(ME, API)}
+
+
+@pytest.mark.parametrize("options", ALL_POLICIES, ids=lambda o: str(o.policy))
+def test_update_drops_every_other_value_of_ours(options: PlanOptions) -> None:
+    """A record with two values of ours keeps exactly one after any change to it."""
+    two = RRset.of(claim("www", "A").name, "TXT", 300, [value(ME, WEB), value(ME, API)])
+    zone = snap(rr("www", "A", "192.0.2.1"), two)
+    desired = [ep("www", "A", "192.0.2.2", resource=WEB)]
+    after = zonesim.apply(zone, make_plan(desired, zone, options).changes)
+    if options.policy is Policy.CREATE_ONLY:
+        assert after.rrsets == zone.rrsets
+    else:
+        assert after.rrsets[two.key].values == (value(ME, WEB),)
+
+
+def test_delete_removes_every_value_of_ours() -> None:
+    """A delete takes all our values at the ownership name; a manual record later is not ours."""
+    two = RRset.of(claim("www", "A").name, "TXT", 300, [value(ME, WEB), value(ME, API), SPF])
+    zone = snap(rr("www", "A", "192.0.2.1"), two)
+    after = converge([], zone, SYNC)
+    assert after.rrsets[two.key].values == (SPF,)
+    manual = snap(*after.rrsets.values(), rr("www", "A", "198.51.100.7"))
+    p = make_plan([], manual, SYNC)
+    assert p.changes == () and p.orphans == ()
+    assert REG.claims(manual, fq("www"), "A") == []
+
+
+def test_the_issue_scenario_never_deletes_a_later_manual_record() -> None:
+    """Issue #10 item 2, step by step: leftover TXT, re-create, object removed, manual A."""
+    desired = [ep("www", "A", "192.0.2.1", resource=WEB)]
+    zone = converge(desired, snap(), SYNC)
+    # The A is deleted by hand; its ownership TXT stays.
+    zone = ZoneSnapshot(
+        ZONE,
+        zone.serial + 1,
+        {k: r for k, r in zone.rrsets.items() if k != RecordKey(fq("www"), "A")},
+        zone.other_names,
+    )
+    # Another object now asks for the name, and gets it re-created.
+    zone = converge([ep("www", "A", "192.0.2.1", resource=API)], zone, SYNC)
+    assert zone.rrsets[RecordKey(claim("www", "A").name, "TXT")].values == (value(ME, API),)
+    # The object goes away: record and every value of ours go.
+    zone = converge([], zone, SYNC)
+    assert [k for k in zone.rrsets if k.name != ZONE] == []
+    # A manual record at the name later is never planned for deletion.
+    manual = snap(rr("www", "A", "198.51.100.7"))
+    assert make_plan([], manual, SYNC).changes == ()
+
+
+def test_orphaned_ownership_record_is_listed_under_upsert_only() -> None:
+    """An ownership TXT of ours with no record is reported as an orphan, and kept."""
+    stale = claim("gone", "A")
+    zone = snap(stale, rr("keep", "A", "10.0.0.9"))
+    for options in (UPSERT, CREATE):
+        p = make_plan([], zone, options)
+        assert p.changes == ()
+        assert p.orphans == (owned(stale, stale),)
+
+
+def test_orphaned_ownership_record_is_deleted_under_sync() -> None:
+    """sync deletes our values at an ownership name with no record, guarded as read."""
+    stale = RRset.of(claim("gone", "A").name, "TXT", 300, [value(ME, WEB), SPF])
+    zone = snap(stale, claim("cname-old", "CNAME"))
+    p = make_plan([], zone, SYNC)
+    assert [(c.action, c.name, c.require) for c in p.changes] == [
+        (Action.DELETE, "extdns-a-gone.example.com", (stale,)),
+        (Action.DELETE, "extdns-cname-cname-old.example.com", (claim("cname-old", "CNAME"),)),
+    ]
+    after = converge([], zone, SYNC)
+    assert [r.values for r in after.rrsets.values()] == [(SPF,)]
+
+
+def test_orphans_of_other_owners_and_unread_types_stay() -> None:
+    """Their orphans, and ours for types never read (MX: its record may exist), are left."""
+    mx = RRset.of("extdns-mx-mail.example.com", "TXT", 300, [value(ME, WEB)])
+    theirs_only = claim("gone", "A", THEM, API)
+    zone = snap(mx, theirs_only, other=["mail"])
+    p = make_plan([], zone, SYNC)
+    assert p.changes == () and p.orphans == ()
+
+
+def test_legacy_orphan_of_ours_is_deleted_under_sync() -> None:
+    """A legacy untyped TXT of ours with no A or CNAME left would claim one made later: it goes."""
+    legacy = RRset.of("extdns-old.example.com", "TXT", 300, [value(ME, WEB)])
+    zone = snap(legacy, rr("old", "AAAA", "2001:db8::1"))
+    after = converge([], zone, SYNC)
+    assert legacy.key not in after.rrsets
+    assert after.get(fq("old"), "AAAA") is not None
 
 
 # --- conflicts ---------------------------------------------------------------
@@ -907,8 +1007,9 @@ def _without_stale_claims(registry: Registry, zone: ZoneSnapshot) -> ZoneSnapsho
     """``zone`` without values of ours that mark no record, and one of ours per TXT RRset.
 
     Stale values of ours are left by crashes of external-dns, whose record
-    and TXT travel in separate messages; the planner cannot remove them (see
-    :func:`test_stale_value_of_ours_is_kept_and_the_zone_settles`).
+    and TXT travel in separate messages, and by records deleted by hand; the
+    planner removes them as it changes the records, which the properties
+    over clean zones do not expect.
     """
     claimed = {
         c.ownership
@@ -982,6 +1083,7 @@ def _touched(p: Plan) -> set[RecordKey]:
     for change in p.changes:
         for o in (*change.old, *change.new):
             keys |= {o.rrset.key, RecordKey(o.owner.name, "TXT")}
+        keys |= {RecordKey(o.name, "TXT") for o in change.leftovers}
     return keys
 
 
@@ -991,7 +1093,8 @@ def test_property_only_our_record_sets_are_rewritten(case: Case) -> None:
     """(a) Every record set a change removes or replaces is ours, exactly as read, with our TXT."""
     registry, zone, desired, options = case
     p = plan(desired, zone, registry, options)
-    assert len({c.name for c in p.changes}) == len(p.changes)
+    records = [c for c in p.changes if c.old or c.new]
+    assert len({c.name for c in records}) == len(records)
     for change in p.changes:
         for o in change.old:
             assert o.rrset.name == change.name
@@ -1092,6 +1195,57 @@ def test_property_foreign_data_is_left_alone(case: Case) -> None:
             # An ownership TXT RRset: every value that is not one of ours stays.
             foreign = {v for v in before.values if (registry.labels_of(v) or {}).get("owner") != ME}
             assert foreign <= set(now.values if now else ()), key
+
+
+def _foreign_values(registry: Registry, rrset: RRset | None) -> set[str]:
+    return {v for v in (rrset.values if rrset else ()) if not _is_mine(registry, v)}
+
+
+def _assert_only_ours_changed(
+    registry: Registry, before: ZoneSnapshot, after: ZoneSnapshot
+) -> None:
+    assert after.other_names == before.other_names
+    for key in sorted(set(before.rrsets) | set(after.rrsets)):
+        was, now = before.rrsets.get(key), after.rrsets.get(key)
+        if key.type == "TXT":
+            # Users' values and other owners' come through exactly.
+            assert _foreign_values(registry, was) == _foreign_values(registry, now), key
+        elif was is not None and was != now:
+            assert _ours(registry, before, key) is not None, key
+
+
+_MANUAL = {"A": "198.51.100.99", "AAAA": "2001:db8::99", "CNAME": "manual.example.net"}
+
+
+@settings(max_examples=200, deadline=None)
+@given(cases())
+def test_property_nothing_but_ours_is_touched_under_any_policy(case: Case) -> None:
+    """(f) With manual, foreign and leftover records, no policy changes anything not ours.
+
+    Each policy's plan is applied as the real encoded messages (zonesim);
+    then manual records are made where sync deleted ours, and planning with
+    nothing desired must leave every one of them alone: no value of ours
+    may survive to claim them.
+    """
+    registry, zone, desired, options = case
+    for policy in Policy:
+        opts = replace(options, policy=policy)
+        p = plan(desired, zone, registry, opts)
+        after, rejected = zonesim.apply_each(zone, p.changes)
+        assert rejected == (), rejected
+        _assert_only_ours_changed(registry, zone, after)
+        deleted = [k for k in zone.rrsets if k.type != "TXT" and k not in after.rrsets]
+        adds = [(k.name, k.type, r.ttl, v) for k, r in after.rrsets.items() for v in r.values]
+        adds += [(k.name, k.type, 300, _MANUAL[k.type]) for k in deleted]
+        manual = zonesim.written(ZONE, adds, after.other_names - {ZONE})
+        for key in deleted:
+            if key in manual.rrsets:
+                assert registry.owns(registry.claims(manual, key.name, key.type)) is None, key
+        later = plan([], manual, registry, opts)
+        final, rejected = zonesim.apply_each(manual, later.changes)
+        assert rejected == ()
+        for key in deleted:
+            assert final.rrsets.get(key) == manual.rrsets.get(key), key
 
 
 @PROPERTY
