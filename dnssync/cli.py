@@ -326,8 +326,10 @@ def _report(out: Console, result: TargetResult, *, applied: bool, limit: int | N
             out.print(f"[green]✓ {title}: in step[/] (read: {zr.transfer})", highlight=False)
         if zr.applied is not None:
             a = zr.applied
+            settled = f" ({a.settled} found in place after an unknown outcome)" if a.settled else ""
             out.print(
-                f"  applied {len(a.applied)} change(s) in {a.messages} message(s)", highlight=False
+                f"  applied {len(a.applied)} change(s) in {a.messages} message(s){settled}",
+                highlight=False,
             )
             for rej in a.rejected:
                 out.print(f"  [red]rejected[/] {rej}", highlight=False)

@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Protocol
 
+from dnssync import retry
 from dnssync.config import TargetConfig
 from dnssync.errors import (
     ConfigError,
@@ -26,13 +27,13 @@ from dnssync.errors import (
     PrerequisiteFailed,
     ServerRefused,
 )
-from dnssync.model import Endpoint, ObjectRef, Plan, Policy, Skipped
-from dnssync.plan import PlanOptions, plan, split_by_zone
+from dnssync.model import Endpoint, ObjectRef, Plan, Policy, Skipped, ZoneSnapshot
+from dnssync.plan import PlanOptions, holds, plan, split_by_zone
 from dnssync.registry import Registry, RegistryOptions, decode_aes_key
 from dnssync.rfc2136 import applier
 from dnssync.rfc2136.client import Client, Timeouts, server_tls
 from dnssync.rfc2136.updates import describe
-from dnssync.rfc2136.zones import ZoneReader
+from dnssync.rfc2136.zones import Read, ZoneReader
 from dnssync.sources.annotations import SourceOptions, parse_filter
 
 if TYPE_CHECKING:  # the one-shot CLI never loads aiohttp or prometheus-client
@@ -43,6 +44,8 @@ log = logging.getLogger(__name__)
 
 #: How often an apply whose outcome is unknown is re-planned and retried.
 UNKNOWN_OUTCOME_RETRIES = 2
+#: Reads tried after an unknown outcome (each with the client's own retries).
+UNKNOWN_OUTCOME_READS = 5
 
 
 @dataclass(slots=True)
@@ -214,25 +217,54 @@ class Target:
         progress: Callable[[int], None] | None,
     ) -> None:
         reader = self.readers[zr.zone]
+        total = applier.ApplyResult()
+        uncertain = False
         for attempt in range(UNKNOWN_OUTCOME_RETRIES + 1):
-            read = await reader.read()
+            read = await (self._reread(reader) if uncertain else reader.read())
             zr.transfer = read.transfer if attempt == 0 else zr.transfer
+            if total.unknown:
+                # The message that timed out may have landed: what it brought
+                # about is applied, and the new plan no longer holds it.
+                landed = [c for c in total.unknown if holds(c, read.snapshot)]
+                total.applied.extend(landed)
+                total.settled += len(landed)
+                total.unknown = []
             zr.plan = plan(eps, read.snapshot, self.registry, options)
             if not apply or not zr.plan.changes:
-                return
+                break
             try:
-                applied = await applier.apply(
-                    self.client, zr.zone, zr.plan.changes, progress=progress
+                await applier.apply(
+                    self.client,
+                    zr.zone,
+                    zr.plan.changes,
+                    progress=progress,
+                    settle=self._settler(reader) if uncertain else None,
+                    into=total,
                 )
             except DNSTimeout:
                 reader.mark_written()
                 if attempt == UNKNOWN_OUTCOME_RETRIES:
                     raise
+                uncertain = True
                 log.warning("zone %s: UPDATE outcome unknown; re-reading before retrying", zr.zone)
                 continue
             reader.mark_written()
-            zr.applied = applied
-            return
+            break
+        if total.messages:
+            zr.applied = total
+
+    @staticmethod
+    async def _reread(reader: ZoneReader) -> Read:
+        """A read after an unknown outcome: the server may still be busy or
+        stopped, so the read itself is tried again (capped, jittered)."""
+        return await retry.attempts(reader.read, attempts=UNKNOWN_OUTCOME_READS)
+
+    def _settler(self, reader: ZoneReader) -> Callable[[], Awaitable[ZoneSnapshot]]:
+        async def settle() -> ZoneSnapshot:
+            reader.mark_written()
+            return (await self._reread(reader)).snapshot
+
+        return settle
 
 
 # --- the service loop ---------------------------------------------------------

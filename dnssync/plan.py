@@ -540,6 +540,31 @@ class _Planner:
         )
 
 
+def holds(change: Change, snapshot: ZoneSnapshot) -> bool:
+    """Whether ``snapshot`` already shows what ``change`` brings about.
+
+    Its new record sets exactly (values and TTL) with their ownership values,
+    and none of what it removes.  After an unknown outcome this tells a
+    change that landed late from one a concurrent writer blocked.
+    """
+    new_keys = {n.rrset.key for n in change.new}
+    new_owners = {n.owner for n in change.new}
+    for n in change.new:
+        txt = snapshot.get(n.owner.name, "TXT")
+        if snapshot.get(n.rrset.name, n.rrset.type) != n.rrset:
+            return False
+        if txt is None or n.owner.value not in txt.values:
+            return False
+    for o in change.old:
+        if o.rrset.key not in new_keys and snapshot.get(o.rrset.name, o.rrset.type) is not None:
+            return False
+    for gone in (*(o.owner for o in change.old), *change.leftovers):
+        txt = snapshot.get(gone.name, "TXT")
+        if gone not in new_owners and txt is not None and gone.value in txt.values:
+            return False
+    return True
+
+
 def plan(
     desired: Iterable[Endpoint],
     snapshot: ZoneSnapshot,

@@ -7,17 +7,25 @@ offending changes are isolated: they are reported by name, and every other
 change still applies.  Errors that concern the whole exchange (TSIG, a
 timeout, a server failure) stop the apply and propagate; a timeout leaves
 the outcome unknown, so the caller re-reads the zone before planning again.
+
+After an unknown outcome the message that timed out may still land -- after
+the caller's re-read, even (a server stopped mid-exchange works through its
+queue when it resumes).  The caller then passes ``settle``: when a batch
+fails a prerequisite, the zone is read afresh and every change whose desired
+state already holds there is counted as applied, not re-sent and not
+reported as a conflict; only the rest goes on to bisection.
 """
 
 from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
-from dnssync.errors import PrerequisiteFailed, ServerRefused, TSIGFailure
-from dnssync.model import Change
+from dnssync.errors import DNSTimeout, PrerequisiteFailed, ServerRefused, TSIGFailure
+from dnssync.model import Change, ZoneSnapshot
+from dnssync.plan import holds
 from dnssync.rfc2136 import updates
 from dnssync.rfc2136.client import Client
 
@@ -44,6 +52,11 @@ class ApplyResult:
     applied: list[Change] = field(default_factory=list)
     rejected: list[Rejected] = field(default_factory=list)
     messages: int = 0
+    #: Of ``applied``: changes found already in place on a fresh read after
+    #: an unknown outcome (the message that timed out landed after all).
+    settled: int = 0
+    #: The changes of the message whose answer never came (outcome unknown).
+    unknown: list[Change] = field(default_factory=list)
 
 
 def _bisectable(error: ServerRefused) -> bool:
@@ -59,20 +72,47 @@ async def apply(
     *,
     max_bytes: int = updates.MAX_MESSAGE,
     progress: Callable[[int], None] | None = None,
+    settle: Callable[[], Awaitable[ZoneSnapshot]] | None = None,
+    into: ApplyResult | None = None,
 ) -> ApplyResult:
-    """Send ``changes`` to ``zone``; return what applied and what was rejected."""
-    result = ApplyResult()
-    refusals = 0
+    """Send ``changes`` to ``zone``; return what applied and what was rejected.
 
-    async def send(batch: list[Change]) -> None:
-        nonlocal refusals
+    ``settle`` re-reads the zone (see the module docstring); ``into``
+    accumulates over several calls, so the counts of an apply cut short by a
+    timeout survive the :class:`DNSTimeout` it raises.
+    """
+    result = into if into is not None else ApplyResult()
+    refusals = 0
+    fresh: ZoneSnapshot | None = None
+
+    def done(batch: list[Change], *, settled: bool = False) -> None:
+        result.applied.extend(batch)
+        result.settled += len(batch) if settled else 0
+        if progress and batch:
+            progress(len(batch))
+
+    async def send(batch: list[Change], *, top: bool = False) -> None:
+        nonlocal refusals, fresh
         msg = updates.encode(batch, zone, msg_id=secrets.randbits(16))
         result.messages += 1
         try:
             await client.update(msg, zone, what=f"UPDATE of {len(batch)} change(s)")
+        except DNSTimeout:
+            result.unknown = list(batch)
+            raise
         except ServerRefused as e:
             if not _bisectable(e):
                 raise
+            if isinstance(e, PrerequisiteFailed) and settle is not None:
+                if top or fresh is None:
+                    fresh = await settle()
+                held = [c for c in batch if holds(c, fresh)]
+                if held:
+                    done(held, settled=True)
+                    batch = [c for c in batch if not holds(c, fresh)]
+                    if batch:
+                        await send(batch)
+                    return
             if len(batch) == 1:
                 if not isinstance(e, PrerequisiteFailed):
                     refusals += 1
@@ -87,12 +127,10 @@ async def apply(
             await send(batch[:half])
             await send(batch[half:])
             return
-        result.applied.extend(batch)
-        if progress:
-            progress(len(batch))
+        done(batch)
 
     for batch in updates.batches(changes, zone, max_bytes=max_bytes):
-        await send(batch)
+        await send(batch, top=True)
     refused = [r for r in result.rejected if not isinstance(r.error, PrerequisiteFailed)]
     if refused and not result.applied and len(refused) == len(result.rejected):
         # Nothing at all was allowed: the key, not single records, is the
