@@ -138,12 +138,21 @@ class WebhookProcess:
     """The webhook in its own process, as it runs in its own Pod: no GIL shared
     with the bench's client and floor."""
 
-    def __init__(self, s: DNSServer, zones: list[str], tls: Tls, **acme: Any) -> None:
+    def __init__(
+        self,
+        s: DNSServer,
+        zones: list[str],
+        tls: Tls,
+        *,
+        server_options: dict[str, Any] | None = None,
+        **acme: Any,
+    ) -> None:
         entry = {
             "name": "bind",
             "server": {"host": s.host, "port": s.port},
             "key": {"name": s.key.name, "algorithm": s.key.algorithm, "secret": s.key.secret},
             "zones": zones,
+            **(server_options or {}),
         }
         AcmeConfig.model_validate({"servers": [entry], **acme})  # fail here, not in the child
         # The secret reaches the child through a pipe, never argv or the environment.

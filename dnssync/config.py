@@ -260,6 +260,9 @@ class AcmeServerConfig(_Model):
     #: Authoritative servers (``host`` or ``host:port``, ``[v6]:port``) that
     #: must serve a presented value before success, when waiting is on.
     nameservers: tuple[str, ...] = ()
+    #: UPDATE exchanges in flight at once to this primary (per address,
+    #: shared by entries naming the same one); more wait their turn.
+    max_concurrent_updates: int = Field(16, ge=1, le=1024)
 
     @field_validator("zones")
     @classmethod

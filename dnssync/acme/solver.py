@@ -96,7 +96,7 @@ def _rcode_error(msg: dns.message.Message, what: str, label: str, zone: str) -> 
 class _Server:
     """One configured primary: its RFC 2136 client and the queries we ask it."""
 
-    def __init__(self, cfg: AcmeServerConfig, timeouts: Timeouts) -> None:
+    def __init__(self, cfg: AcmeServerConfig, timeouts: Timeouts, gate: asyncio.Semaphore) -> None:
         self.cfg = cfg
         self.name = cfg.name
         key = cfg.key.tsig() if cfg.key is not None else None
@@ -108,6 +108,20 @@ class _Server:
         self.label = self.client.label
         #: Set once the server proved it answers unsigned queries differently.
         self.signed_reads = key is None
+        #: Shared by every configured server at this primary's address.
+        self.gate = gate
+
+    async def update(self, msg: dns.update.UpdateMessage | bytes, zone: str, *, what: str) -> None:
+        """One UPDATE exchange, queued behind the primary's cap.
+
+        A primary applies the UPDATEs of a zone one after the other (BIND
+        syncs its journal twice per message): hundreds sent at once queue
+        there instead, past the client timeout, and each comes back
+        "outcome unknown".  Queued here, each exchange's timeout measures
+        the server, not the queue.
+        """
+        async with self.gate:
+            await self.client.update(msg, zone, what=what)
 
     async def query(
         self, qname: str, rdtype: dns.rdatatype.RdataType, zone: str = ""
@@ -188,8 +202,20 @@ class Solver:
         #: The owner id our markers carry; None when markers are off.
         self.owner = cfg.owner_id if cfg.markers else None
         self._clock = clock
+        caps: dict[tuple[str, int], int] = {}
+        for s in cfg.servers:
+            address = (s.server.host, s.server.port)
+            caps[address] = min(
+                caps.get(address, s.max_concurrent_updates), s.max_concurrent_updates
+            )
+        gates = {address: asyncio.Semaphore(cap) for address, cap in caps.items()}
         self._servers = {
-            s.name: _Server(s, timeouts or Timeouts(query=s.server.timeout)) for s in cfg.servers
+            s.name: _Server(
+                s,
+                timeouts or Timeouts(query=s.server.timeout),
+                gates[(s.server.host, s.server.port)],
+            )
+            for s in cfg.servers
         }
         self._zones: dict[tuple[str, str], tuple[str, float]] = {}
         self._readers: dict[tuple[str, str], ZoneReader] = {}
@@ -359,9 +385,7 @@ class Solver:
         )
         server = self._servers[placement.server]
         try:
-            await server.client.update(
-                msg, placement.zone, what=f"stale clean-up at {placement.record}"
-            )
+            await server.update(msg, placement.zone, what=f"stale clean-up at {placement.record}")
         except PrerequisiteFailed:
             return False
         for value in values:
@@ -426,7 +450,7 @@ class Solver:
         for _ in range(MAX_HOPS):
             server = self._servers[placement.server]
             try:
-                await server.client.update(
+                await server.update(
                     build(placement), placement.zone, what=f"{what} at {placement.record}"
                 )
                 return placement

@@ -16,6 +16,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import aiohttp
+import dns.query
+import dns.tsig
+import dns.zone
 import pytest
 import trustme
 
@@ -496,6 +499,61 @@ async def test_hundred_concurrent_challenges_across_ten_names(
         for name in names:
             assert await txt_at(bind_server, name) == set()
             assert await txt_at(bind_server, marker_name(name)) == set()
+
+
+async def test_two_hundred_concurrent_presents_queue_behind_the_primary_cap(
+    bind_server: BindServer, acme_zone: str, certs: Certs, webhook: WebhookFactory
+) -> None:
+    """200 Presents at once (issue #10 item 8): all succeed, at most the cap in flight, and
+    the CleanUps leave the zone as it was."""
+    names = [f"_acme-challenge.load{i}.{acme_zone}" for i in range(100)]
+    work = [(names[i % 100], acme_key()) for i in range(200)]
+    solver = Solver(acme_config(bind_server, [acme_zone]))
+    ((_, server),) = solver._servers.items()
+    in_flight = peak = 0
+    update = server.client.update
+
+    async def counted(*args: Any, **kw: Any) -> None:
+        nonlocal in_flight, peak
+        in_flight += 1
+        peak = max(peak, in_flight)
+        try:
+            await update(*args, **kw)
+        finally:
+            in_flight -= 1
+
+    server.client.update = counted  # type: ignore[method-assign]
+    before = await zone_records(bind_server, acme_zone)
+    async with served(webhook(solver), certs.client_context(certs.proxy)) as (hook, session):
+        url = solve_url(hook)
+        docs = await asyncio.gather(
+            *(post(session, url, payload("Present", k, record=r)) for r, k in work)
+        )
+        assert [message(d) for _, d in docs if not ok(d)] == []
+        for name in names[:5]:
+            assert await txt_at(bind_server, name) == {k for r, k in work if r == name}
+        docs = await asyncio.gather(
+            *(post(session, url, payload("CleanUp", k, record=r)) for r, k in work)
+        )
+        assert [message(d) for _, d in docs if not ok(d)] == []
+    assert 1 < peak <= 16, peak
+    assert await zone_records(bind_server, acme_zone) == before
+
+
+async def zone_records(server: BindServer, zone: str) -> set[str]:
+    """Every record of the zone but its SOA, as text (a signed AXFR)."""
+    key = dns.tsig.Key(server.key.name, server.key.secret, server.key.algorithm)
+    xfr = await asyncio.to_thread(
+        lambda: dns.zone.from_xfr(
+            dns.query.xfr(server.host, zone, port=server.port, keyring={key.name: key})
+        )
+    )
+    return {
+        f"{name} {rdataset.rdtype.name} {rd}"
+        for name, rdataset in xfr.iterate_rdatasets()
+        if rdataset.rdtype.name != "SOA"
+        for rd in rdataset
+    }
 
 
 # --- reloads and the ConfigMap ----------------------------------------------------------
