@@ -12,6 +12,11 @@ fixed):
   owner id (:mod:`dnssync.registry`).  Records of other owners and of no
   owner (manual, DHCP) are never updated or deleted; a desired record that
   collides with one is reported as :class:`~dnssync.model.Skipped`.
+* **One value of ours per record.** A change removes, in its own message,
+  every other value of ours at the ownership names of the record sets it
+  touches (a leftover of a record deleted by hand, say); an ownership TXT of
+  ours that marks no record is an orphan, listed or, under ``sync``, deleted.
+  Otherwise a record someone creates there later would read as ours.
 * **Policy.** ``create-only`` creates; ``upsert-only`` also updates (and
   replaces a record set of ours of another type, so CNAME -> A converges);
   ``sync`` also deletes.  Record sets of ours that nothing wants are listed

@@ -30,7 +30,7 @@ from dnssync.model import (
     RRset,
     ZoneSnapshot,
 )
-from dnssync.plan import PlanOptions, plan
+from dnssync.plan import PlanOptions, holds, plan
 from dnssync.registry import Registry, RegistryOptions, format_labels
 from tests.unit import zonesim
 
@@ -589,6 +589,25 @@ def test_the_issue_scenario_never_deletes_a_later_manual_record() -> None:
     # A manual record at the name later is never planned for deletion.
     manual = snap(rr("www", "A", "198.51.100.7"))
     assert make_plan([], manual, SYNC).changes == ()
+
+
+@pytest.mark.parametrize(
+    ("zone", "desired", "options"),
+    [
+        (snap(), [ep("www", "A", "10.0.0.1")], UPSERT),
+        (snap(ours("www", "A", "10.0.0.1")), [ep("www", "A", "10.0.0.2")], UPSERT),
+        (snap(ours("www", "A", "10.0.0.1")), [ep("www", "CNAME", "lb.example.net")], UPSERT),
+        (snap(ours("www", "A", "10.0.0.1")), [], SYNC),
+        (snap(claim("gone", "A")), [], SYNC),
+    ],
+)
+def test_holds_tells_an_applied_change_from_a_pending_one(
+    zone: ZoneSnapshot, desired: list[Endpoint], options: PlanOptions
+) -> None:
+    """holds(): false on the zone a change was planned on, true once it is applied."""
+    (change,) = make_plan(desired, zone, options).changes
+    assert not holds(change, zone)
+    assert holds(change, zonesim.apply(zone, [change]))
 
 
 def test_orphaned_ownership_record_is_listed_under_upsert_only() -> None:
