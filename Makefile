@@ -9,7 +9,7 @@ APT_PACKAGES = bind9 bind9-utils bind9-dnsutils knot knot-dnsutils pdns-server \
                python3-venv util-linux \
                prometheus buildah mmdebstrap
 
-.PHONY: deps deps-apt deps-py peers lint types contracts unit test demo bench fuzz image
+.PHONY: deps deps-apt deps-py peers lint types contracts unit test demo bench fuzz image mutation
 
 deps: deps-apt deps-py
 
@@ -58,3 +58,12 @@ fuzz: deps-py
 # The container image from the Dockerfile, daemonless (buildah), on a base built from Debian.
 image: deps
 	$(PY) -m tools.image
+
+# Mutation testing (mutmut 3) over the security-critical code: TSIG, the transfer
+# verifier, ownership checks, the ACME name/value checks, front-proxy auth and
+# redaction (the list is [tool.mutmut] in pyproject.toml).  Long: narrow it with
+# MUTANTS='dnssync.rfc2136.tsig*' (mutant name globs); `mutmut results` lists survivors.
+mutation: deps
+	$(PY) -m pip install -q --disable-pip-version-check 'mutmut>=3.8,<4'
+	$(VENV)/bin/mutmut run $(MUTANTS)
+	$(VENV)/bin/mutmut results

@@ -22,7 +22,7 @@ import dns.query
 import dns.zone
 
 from bench.acme import GROUP, HEADERS, SOLVER, Tls, WebhookProcess, acme_value, body
-from bench.common import server, tsig
+from bench.common import report, server, tsig
 from tests.dnsservers import DNSServer
 
 
@@ -91,6 +91,16 @@ def main() -> None:
     print(f" ({len(after - before)} records left)")
     for m in sorted(set(failures))[:5]:
         print(f"  failure: {m}")
+    ok_p = n - sum(1 for m in presented if m)
+    ok_c = n - sum(1 for m in cleaned if m)
+    clean = "zone clean" if after == before else f"{len(after - before)} records left"
+    report(
+        "acme_burst",
+        [
+            {"figure": f"{n} concurrent Presents (cap {args.cap}): {ok_p} ok", "value": present_s},
+            {"figure": f"{n} concurrent CleanUps: {ok_c} ok, {clean}", "value": cleanup_s},
+        ],
+    )
 
 
 if __name__ == "__main__":

@@ -40,6 +40,8 @@ QUICK: dict[str, list[str]] = {
         *("--zone-records", "1000", "--informer-objects", "1000"),
     ],
     "acme": ["--rounds", "20"],
+    "acme_burst": ["--challenges", "200"],
+    "unknown_outcome": ["--records", "1000", "--stop", "4", "--timeout", "1"],
 }
 
 

@@ -57,7 +57,7 @@ def _client(port: int) -> Client:
         "127.0.0.1",
         port,
         key=KEY,
-        timeouts=Timeouts(query=1, message=1, transfer=3, attempts=1),
+        timeouts=Timeouts(query=1, transfer=3, attempts=1),
     )
 
 
