@@ -4,6 +4,22 @@ Times past 2**32 seconds, a TSIG record with other data, the fudge boundary,
 more than 255 additional records, message counts and the exact refusal texts:
 each test kills mutants of :mod:`dnssync.rfc2136.tsig` that the rest of the
 suite let live.
+
+The 14 left alive (of 289) are equivalent, so no test can kill them:
+
+* ``to_bytes(2, )`` / ``from_bytes(b, )``: big-endian is the default since
+  Python 3.11, which the project requires (7 mutants);
+* ``"!hh"`` / ``"!hhih"`` for ``"!HH"`` / ``"!HHIH"``: the same bytes below
+  32,768, and every type, class, error code and length written is below it
+  (``struct`` raises rather than writing other bytes above);
+* ``unpack_from(rdata, )``: offset 0 is the default;
+* ``rdata[16 + size : 17 + size + other_len]``: the length check that follows
+  makes other data end the rdata, so the longer slice is the same bytes;
+* ``... and ...`` for the first ``or`` of the length check: the total-length
+  comparison alone catches every inconsistency the two others can;
+* ``isinstance(key.secret, bytes) or True``: dnspython keeps secrets as bytes;
+* ``_pending = ""`` at start: the first message must be signed, and signing
+  resets it before any unsigned message could read it.
 """
 
 from __future__ import annotations
