@@ -37,6 +37,10 @@ values = st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7E),
 # the sets of a draw overlap.
 digests = st.sampled_from([key_authorization_digest(f"token-{i}.thumb") for i in range(24)])
 A, B = "a" * 43, "b" * 43
+DIGEST_REFUSAL = (
+    "the key (TXT value) is not an ACME DNS-01 digest: it must be exactly "
+    "43 base64url characters, unpadded (RFC 8555 §8.4)"
+)
 owners = st.from_regex(r"[A-Za-z0-9._-]{1,20}", fullmatch=True)
 
 
@@ -88,7 +92,10 @@ def test_check_value_takes_only_dns01_digests() -> None:
             check_value(bad, where="here")
         texts.add(str(info.value))
         assert "\n" not in str(info.value)
-    assert len(texts) == 1, texts
+    assert texts == {f"here: {DIGEST_REFUSAL}"}
+    with pytest.raises(InvalidInput) as info:
+        check_value("123d==")
+    assert str(info.value) == DIGEST_REFUSAL
 
 
 @given(st.text(max_size=60))
@@ -123,8 +130,23 @@ def test_check_record_takes_only_acme_challenge_names() -> None:
     ):
         with pytest.raises(InvalidName, match="first label is _acme-challenge"):
             check_record(bad)
-    with pytest.raises(InvalidName):
-        record_name("a-victim.example.com.")
+    with pytest.raises(InvalidName) as info:
+        check_record("a-victim.example.com")
+    assert str(info.value).startswith("refusing to write at a-victim.example.com: ")
+    with pytest.raises(InvalidName) as info:
+        check_record("a-victim.example.com", where="fqdn argument")
+    assert str(info.value).startswith("fqdn argument: refusing")
+    with pytest.raises(InvalidName) as info:
+        record_name("a-victim.example.com.", where="request.resolvedFQDN")
+    assert str(info.value).startswith("request.resolvedFQDN: refusing")
+    with pytest.raises(InvalidName) as info:
+        record_name("bad name.example.com", where="request.resolvedFQDN")
+    assert str(info.value).startswith("request.resolvedFQDN: ")
+    assert record_name("_acme-challenge.WWW.example.com.") == RECORD
+    for bad, where in (("*.*.example.com", "spec.dnsName"), ("bad name.com", "spec.dnsName")):
+        with pytest.raises(InvalidName) as info:
+            challenge_name(bad, where=where)
+        assert str(info.value).startswith(f"{where}: ")
 
 
 @given(owner=owners, value=values)
@@ -155,6 +177,19 @@ def test_owned_values_only_ours() -> None:
     markers = [marker_value("me", "a"), marker_value("you", "b"), "c", marker_value("me", "d")]
     assert owned_values(markers, "me") == {"a", "d"}
     assert Held(RECORD, frozenset({"a", "b", "c"}), frozenset(markers)).ours("you") == {"b"}
+
+
+def test_txt_text_joins_strings_and_keeps_any_byte() -> None:
+    """Character-strings join without a separator; bytes that are no UTF-8 survive."""
+    assert txt_text([b"ab", b"cd"]) == "abcd"
+    assert txt_text([b"\xff"]) == "\udcff"
+
+
+def test_marker_name_at_the_length_limit() -> None:
+    """A marker name of exactly 253 characters is still a name."""
+    stem = "_acme-challenge." + ".".join(["a" * 59] * 3) + "."
+    record = stem + "b" * (253 - len("_dnssync-acme.") - len(stem))
+    assert len(marker_name(record)) == 253
 
 
 def test_marker_name_too_long() -> None:
@@ -196,6 +231,7 @@ def test_stale_message_requires_markers_as_read() -> None:
     """Stale removal: the whole marker RRset as read is a prerequisite."""
     read = [marker_value("me", A), marker_value("other", B)]
     msg = stale_message(ZONE, RECORD, [A], owner="me", markers_read=read)
+    assert [z.name.to_text(omit_final_dot=True) for z in msg.zone] == [ZONE]
     mname = f"_dnssync-acme.{RECORD}"
     assert rrs(msg.prerequisite) == {(mname, "IN", "TXT", t, 0) for t in read}
     assert rrs(msg.update) == {
@@ -239,8 +275,9 @@ def test_stale_message_refuses_values_that_are_no_digest() -> None:
     """A forged marker naming an ownership value never makes the watcher delete it."""
     forged = "heritage=external-dns,external-dns/owner=prod,external-dns/resource=service/a/b"
     read = [marker_value("me", forged)]
-    with pytest.raises(InvalidInput, match="not an ACME DNS-01 digest"):
+    with pytest.raises(InvalidInput) as info:
         stale_message(ZONE, "a-victim.example.com", [forged], owner="me", markers_read=read)
+    assert str(info.value) == f"stale value at a-victim.example.com: {DIGEST_REFUSAL}"
 
 
 def test_tracker_waits_for_the_grace_period() -> None:
