@@ -228,11 +228,13 @@ class Pool:
     def take(self) -> Connection | None:
         """A kept connection still young enough, or None."""
         now = time.monotonic()
+        loop = asyncio.get_running_loop()
         while self._idle:
             since, conn = self._idle.pop()
-            if now - since < KEEP_ALIVE and not conn.buf:
+            if now - since < KEEP_ALIVE and not conn.buf and conn.loop is loop:
                 return conn
-            conn.close()
+            if conn.loop is loop or not conn.loop.is_closed():
+                conn.close()  # one of a closed loop went with it
         return None
 
     def give(self, conn: Connection) -> None:
