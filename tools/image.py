@@ -4,8 +4,10 @@ Docker Hub (``python:3.11-slim``) is out of reach here, so the Dockerfile's
 ``PYTHON_IMAGE`` is a base of the same layout built by mmdebstrap
 (tests/peers/python_rootfs.py, cached with the other peers) and imported into
 buildah's storage once.  The Dockerfile itself is built unchanged, both stages,
-with buildah's chroot isolation (no daemon, no OCI runtime); ``--layers`` keeps
-the steps whose inputs did not change.  ``--format docker`` keeps HEALTHCHECK.
+with buildah's chroot isolation (no daemon, no OCI runtime).  No layer cache is
+kept (each test run changes the sources the wheels are built from, so it would
+only fill the disk), and the image a rebuild replaces is removed: the storage
+holds the base and one dnssync image.  ``--format docker`` keeps HEALTHCHECK.
 
     python -m tools.image            # build, print the image and its size
     python -m tools.image --oci DIR  # also write it as an OCI layout (gzip layers)
@@ -98,9 +100,17 @@ def base_image() -> str:
     return BASE
 
 
+def image_id(name: str) -> str | None:
+    tool = shutil.which("buildah") or "buildah"
+    probe = [tool, "inspect", "--type", "image", "--format", "{{.FromImageID}}", name]
+    done = subprocess.run(probe, capture_output=True, text=True, check=False)
+    return done.stdout.strip() or None if done.returncode == 0 else None
+
+
 def build(name: str = IMAGE) -> str:
     """Build the Dockerfile (both stages) as ``name``; the build context is the repository."""
     volumes = ["-v", f"{HOST_CA}:{HOST_CA}:ro"] if HOST_CA.is_file() else []
+    replaced = image_id(name)
     buildah(
         "build",
         "--quiet",
@@ -108,7 +118,7 @@ def build(name: str = IMAGE) -> str:
         "chroot",
         "--format",
         "docker",
-        "--layers",
+        "--layers=false",
         "--build-arg",
         f"PYTHON_IMAGE={base_image()}",
         # The builder's pip reaches PyPI through this machine's CA bundle (RUN steps only).
@@ -119,6 +129,13 @@ def build(name: str = IMAGE) -> str:
         name,
         ROOT,
     )
+    if replaced and replaced != image_id(name):
+        # Untagged now; it may still be in use by a concurrent run's container: then it stays.
+        subprocess.run(
+            [shutil.which("buildah") or "buildah", "rmi", replaced],
+            capture_output=True,
+            check=False,
+        )
     return name
 
 

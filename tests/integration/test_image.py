@@ -93,7 +93,7 @@ if eval "as_user $HEALTHCHECK" 2>/dev/null; then echo "after=healthy"; else echo
 
 @pytest.fixture(scope="module")
 def built() -> Iterator[image.Built]:
-    """The image, built from the Dockerfile now (buildah's layer cache makes a rebuild cheap)."""
+    """The image, built from the Dockerfile now."""
     with tempfile.TemporaryDirectory() as tmp:
         try:
             yield image.export(image.build(), Path(tmp) / "oci")
