@@ -5,19 +5,29 @@ This is the only module that reads the environment or configuration files
 TSIG secret is held as :class:`~pydantic.SecretStr` from the moment it is
 read, so it never shows up in a ``repr``, a log line or an error.  Every
 validation error is re-raised as one :class:`~dnssync.errors.ConfigError`
-that names the key (``targets[0].key.secret_file``), the value when it is
-not secret, and why.
+that names the key (``targets[0].key.secret_file``) and why; the value only
+for a known field outside every key/secret section (a misspelt ``secert``
+may hold the secret itself).  YAML errors give line and column, never the
+line's text, and alias expansion is bounded (:mod:`dnssync.yamlnodes`).
 
 Environment overrides use ``__`` for nesting and list indices:
-``DNSSYNC_TARGETS__0__KEY__SECRET=...``, ``DNSSYNC_LOG__LEVEL=debug``.
+``DNSSYNC_TARGETS__0__KEY__SECRET=...``, ``DNSSYNC_LOG__LEVEL=debug``; a value
+starting with ``[`` or ``{`` is JSON (``DNSSYNC_TARGETS__0__ZONES='["a","b"]'``).
+pydantic-settings is not used: it silently ignores list indices
+(``TARGETS__0__SERVER__PORT``) when the file sets the list.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import difflib
+import json
+import logging
 import os
 import re
+import stat
+import typing
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -38,8 +48,18 @@ from pydantic import (
 from dnssync.errors import ConfigError, InvalidName
 from dnssync.model import Policy
 from dnssync.names import normalize, tsig_algorithm
+from dnssync.yamlnodes import ExpansionTooLarge, check_expansion, yaml_problem
 
 ENV_PREFIX = "DNSSYNC_"
+#: Expanded YAML nodes allowed in a configuration file (a real one has hundreds).
+CONFIG_NODE_LIMIT = 100_000
+#: A place in the configuration whose values are never shown in an error:
+#: keys, secrets and anything like them, in any spelling.
+_SECRETISH = re.compile(r"secret|key|token|passw|credential", re.IGNORECASE)
+#: Longest value quoted in an error (values of known, non-secret fields only).
+_SHOWN_MAX = 80
+
+log = logging.getLogger(__name__)
 
 
 class _Model(BaseModel):
@@ -69,7 +89,9 @@ class KeyConfig(_Model):
         try:
             return tsig_algorithm(v).to_text(omit_final_dot=True).lower()
         except ConfigError as e:
-            raise ValueError(str(e)) from None
+            # names.py quotes the value; inside a key section nothing is quoted.
+            known = str(e).rpartition("known: ")[2]
+            raise ValueError(f"not a TSIG algorithm; known: {known}") from None
 
     @model_validator(mode="after")
     def _secret(self) -> KeyConfig:
@@ -77,13 +99,7 @@ class KeyConfig(_Model):
             raise ValueError("set exactly one of 'secret_file' or 'secret' (e.g. from the env)")
         secret = self.secret
         if self.secret_file is not None:
-            try:
-                text = self.secret_file.read_text().strip()
-            except OSError as e:
-                raise ValueError(
-                    f"cannot read secret_file {self.secret_file}: {e.strerror}"
-                ) from None
-            secret = SecretStr(text)
+            secret = SecretStr(_read_secret_file(self.secret_file, "secret_file"))
             object.__setattr__(self, "secret", secret)
         assert secret is not None
         try:
@@ -102,6 +118,26 @@ class KeyConfig(_Model):
             self.secret.get_secret_value(),
             tsig_algorithm(self.algorithm),
         )
+
+
+def _read_secret_file(path: Path, field: str) -> str:
+    """A secret file's text; warns (one line, no secret) when others may read it."""
+    try:
+        text = path.read_text().strip()
+        mode = path.stat().st_mode
+    except (OSError, UnicodeDecodeError) as e:
+        # The path is not shown: a secret pasted into the field would be echoed.
+        reason = e.strerror if isinstance(e, OSError) else "not text"
+        raise ValueError(f"cannot read {field}: {reason}") from None
+    if mode & stat.S_IROTH:
+        log.warning(
+            "%s %s is readable by every user (mode %04o); make it 0600 "
+            "(in Kubernetes: defaultMode 0400 on the Secret volume)",
+            field,
+            path,
+            stat.S_IMODE(mode),
+        )
+    return text
 
 
 class TLSConfig(_Model):
@@ -198,12 +234,7 @@ class TargetConfig(_Model):
         # The registry options (affixes, owner id, the AES key's form) are
         # checked by dnssync.registry itself when the target is built.
         if self.txt_encrypt_key_file is not None:
-            try:
-                text = self.txt_encrypt_key_file.read_text().strip()
-            except OSError as e:
-                raise ValueError(
-                    f"cannot read txt_encrypt_key_file {self.txt_encrypt_key_file}: {e.strerror}"
-                ) from None
+            text = _read_secret_file(self.txt_encrypt_key_file, "txt_encrypt_key_file")
             object.__setattr__(self, "txt_encrypt_key", SecretStr(text))
         return self
 
@@ -526,23 +557,55 @@ def _location(loc: tuple[int | str, ...]) -> str:
 
 
 def load(path: Path | None, *, env: Mapping[str, str] | None = None) -> Config:
-    """Read the YAML file (if any), apply ``DNSSYNC_*`` overrides, validate."""
+    """Read the YAML file (if any), apply ``DNSSYNC_*`` overrides, validate.
+
+    Relative paths in the file (``manifests``, ``secret_file``, ...) are
+    relative to the file's folder; without a file, to the working directory.
+    """
     env = os.environ if env is None else env
-    data: dict[str, Any] = {}
-    if path is not None:
-        try:
-            text = path.read_text()
-        except OSError as e:
-            raise ConfigError(f"cannot read config file {path}: {e.strerror}") from None
-        try:
-            loaded = yaml.safe_load(text)
-        except yaml.YAMLError as e:
-            raise ConfigError(f"{path}: not valid YAML: {e}") from None
-        if loaded is None:
-            loaded = {}
-        if not isinstance(loaded, dict):
-            raise ConfigError(f"{path}: the top level must be a mapping")
-        data = loaded
+    data = _read_yaml(path) if path is not None else {}
+    _apply_env(data, env)
+    base = path.parent if path is not None else Path.cwd()
+    _resolve_paths(data, base)
+    try:
+        return Config.model_validate(data)
+    except ValidationError as e:
+        problems = [_problem(err) for err in e.errors()]
+        source = str(path) if path is not None else "environment"
+        raise ConfigError(
+            f"invalid configuration in {source}:\n  " + "\n  ".join(problems)
+        ) from None
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    """The file's mapping; alias expansion bounded, errors without input text."""
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as e:
+        reason = e.strerror if isinstance(e, OSError) else "not UTF-8 text"
+        raise ConfigError(f"cannot read config file {path}: {reason}") from None
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return {}
+        check_expansion(node, limit=CONFIG_NODE_LIMIT)
+        loaded = loader.construct_document(node)
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: not valid YAML: {yaml_problem(e)}") from None
+    except ExpansionTooLarge as e:
+        raise ConfigError(f"{path}: {e}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: YAML nested too deeply") from None
+    finally:
+        loader.dispose()
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping")
+    return loaded
+
+
+def _apply_env(data: dict[str, Any], env: Mapping[str, str]) -> None:
+    """``DNSSYNC_A__0__B=v`` sets ``a[0].b``; a value starting ``[``/``{`` is JSON."""
     for name, value in sorted(env.items()):
         if not name.startswith(ENV_PREFIX):
             continue
@@ -550,29 +613,75 @@ def load(path: Path | None, *, env: Mapping[str, str] | None = None) -> Config:
         if rest == "config":
             continue
         keys = rest.split("__")
-        _set_path(data, keys, value)
+        parsed: Any = value
+        if value.lstrip()[:1] in ("[", "{") and not _SECRETISH.search(keys[-1]):
+            try:
+                parsed = json.loads(value)
+            except json.JSONDecodeError as e:
+                raise ConfigError(
+                    f"environment {name}: not valid JSON ({e.msg} at column {e.colno})"
+                ) from None
+        _set_path(data, keys, parsed)
         if keys[-1] == "secret":
             # A secret from the environment overrides a secret_file from the
             # file (the usual way to inject one in CI or a Pod spec).
             _drop_secret_file(data, keys[:-1])
-    base = path.parent if path is not None else Path.cwd()
-    _resolve_paths(data, base)
-    try:
-        return Config.model_validate(data)
-    except ValidationError as e:
-        problems = []
-        for err in e.errors():
-            where = _location(err["loc"])
-            msg = err["msg"].removeprefix("Value error, ")
-            secret = any(str(p) in {"secret", "txt_encrypt_key"} for p in err["loc"])
-            shown = "" if secret or err["type"] == "missing" else f" (got {err.get('input')!r})"
-            if isinstance(err.get("input"), dict | list):
-                shown = ""
-            problems.append(f"{where}: {msg}{shown}")
-        source = str(path) if path is not None else "environment"
-        raise ConfigError(
-            f"invalid configuration in {source}:\n  " + "\n  ".join(problems)
-        ) from None
+
+
+def _problem(err: Any) -> str:
+    """One validation error as ``place: reason (got value)``.
+
+    The value is shown only for a field the schema knows, outside every
+    key/secret section, and only when it is a short scalar: a misspelt field
+    (``secert``) or a value under ``key`` may be the secret itself.  An
+    unknown field is named only when it is a near miss of a known one (a
+    typo); otherwise its name, which may be a pasted secret, is left out.
+    """
+    loc = tuple(err["loc"])
+    msg = err["msg"].removeprefix("Value error, ")
+    value = err.get("input")
+    if err["type"] == "extra_forbidden":
+        known = _fields_at(loc[:-1])
+        name = str(loc[-1])
+        near = difflib.get_close_matches(name.lower(), known, n=1, cutoff=0.75)
+        if near:
+            return f"{_location(loc)}: unknown field (did you mean {near[0]!r}?)"
+        return f"{_location(loc[:-1])}: an unknown field (its name is not shown); known: " + (
+            ", ".join(known)
+        )
+    hidden = (
+        err["type"] == "missing"
+        or any(isinstance(p, str) and _SECRETISH.search(p) for p in loc)
+        or not isinstance(value, str | int | float | bool)
+        or len(str(value)) > _SHOWN_MAX
+    )
+    where = _location(loc)
+    return f"{where}: {msg}" if hidden else f"{where}: {msg} (got {value!r})"
+
+
+def _fields_at(loc: tuple[int | str, ...]) -> list[str]:
+    """The field names of the model found at ``loc`` inside :class:`Config`."""
+    model: type[BaseModel] = Config
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(part)
+        inner = _model_in(field.annotation) if field is not None else None
+        if inner is None:
+            return []
+        model = inner
+    return sorted(model.model_fields)
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    """The model inside ``X``, ``X | None`` or ``tuple[X, ...]``."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in typing.get_args(annotation):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
 
 
 def _resolve_paths(data: dict[str, Any], base: Path) -> None:

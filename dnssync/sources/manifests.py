@@ -51,6 +51,7 @@ from dnssync.model import Endpoint, ObjectRef
 from dnssync.sources.annotations import Conversion, SourceOptions
 from dnssync.sources.ingresses import ingress_endpoints
 from dnssync.sources.services import service_endpoints
+from dnssync.yamlnodes import ExpansionTooLarge, check_expansion
 
 SUFFIXES: Final = (".yaml", ".yml")
 
@@ -386,7 +387,11 @@ def parse_chunk(chunk: tuple[int, str] | None, *, checked: bool = False) -> _Par
         return None, ""
     first_line, text = chunk
     document = None
-    if checked or not _needs_yaml_1_1(text):
+    # yaml-rs expands aliases (up to a million replays: most of a second per
+    # document); a document with aliases goes to PyYAML, whose nodes are
+    # measured before anything is built from them.
+    aliased = "&" in text and "*" in text
+    if not aliased and (checked or not _needs_yaml_1_1(text)):
         try:
             document = yaml_rs.loads(text)
         except (yaml_rs.YAMLDecodeError, ValueError, OverflowError, RecursionError):
@@ -397,9 +402,13 @@ def parse_chunk(chunk: tuple[int, str] | None, *, checked: bool = False) -> _Par
     documents: list[Any] = []
     try:
         for node in yaml.compose_all(text, Loader=_FastLoader):
+            if aliased:
+                check_expansion(node)
             documents.append(builder.build(node))
     except yaml.YAMLError as e:
         return documents, _yaml_problem(e, first_line)
+    except ExpansionTooLarge as e:
+        return documents, f"document after line {first_line + 1}: {e}"
     except RecursionError:
         return documents, f"YAML nested too deeply after line {first_line + 1}"
     return documents, ""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -367,3 +368,18 @@ def test_fast_parser_agrees_with_yaml_1_1_or_defers(key_part: str, value: str) -
     documents, problem = parse_chunk((0, text))
     assert not problem
     assert documents == [expected]
+
+
+def test_an_alias_bomb_in_a_manifest_is_one_error_naming_the_file(tmp_path: Path) -> None:
+    """Billion laughs in a manifest: bounded, reported with its file within a second."""
+    from tests.unit.test_config import bomb
+
+    (tmp_path / "a.yaml").write_text(service("fine", "fine.example.test"))
+    doc = service("bomb", "bomb.example.test") + "  labels:\n" + bomb("    ") + "  ports: *i\n"
+    (tmp_path / "b.yaml").write_text(doc.replace("spec:\n  type: LoadBalancer\n", "spec:\n"))
+    started = time.monotonic()
+    result = load_manifests(tmp_path, SourceOptions())
+    assert time.monotonic() - started < 1.0
+    assert [e.where for e in result.errors] == [str(tmp_path / "b.yaml")]
+    assert "aliases" in str(result.errors[0])
+    assert [e.name for e in result.endpoints] == ["fine.example.test"]
