@@ -51,7 +51,19 @@ class App:
 
     async def run(self) -> None:
         cfg = self.cfg
+        # Listening first: a port in use fails before any client or task exists.
+        runner = await serve(make_app(self.health, self.metrics), cfg.http.host, cfg.http.port)
+        # The bound port (the config may ask for 0: any free one).
+        self.http_port = int(runner.addresses[0][1]) if runner.addresses else cfg.http.port
+        try:
+            await self._run()
+        finally:
+            await runner.cleanup()
+
+    async def _run(self) -> None:
+        cfg = self.cfg
         loop_options_base = cfg.reconcile
+        _log_start(cfg, self.http_port)
         uses_kube = cfg.manifests is None and bool(cfg.targets)
         api = None
         feeds: dict[str, EndpointFeed] = {}
@@ -119,9 +131,6 @@ class App:
                     ),
                 )
             )
-        runner = await serve(make_app(self.health, self.metrics), cfg.http.host, cfg.http.port)
-        # The bound port (the config may ask for 0: any free one).
-        self.http_port = int(runner.addresses[0][1]) if runner.addresses else cfg.http.port
         try:
             for target in self.targets:
                 self.loops.append(
@@ -155,7 +164,6 @@ class App:
                 for task in bg:
                     task.cancel()
         finally:
-            await runner.cleanup()
             if api is not None:
                 await api.close()
 
@@ -174,6 +182,45 @@ class App:
             if self.stopping.is_set():
                 return
             await asyncio.sleep(0.01)
+
+
+def _log_start(cfg: Config, port: int) -> None:
+    """One line per target, one for the sources, the ACME side and the HTTP server."""
+    if cfg.manifests is not None:
+        sources = f"manifests {cfg.manifests} (polled every {cfg.reconcile.manifests_poll:g} s)"
+    else:
+        namespaces = ", ".join(cfg.kubernetes.namespaces) or "all namespaces"
+        sources = f"Kubernetes API ({namespaces})"
+    for t in cfg.targets:
+        log.info(
+            "target %s: server %s:%d, zones %s, policy %s, sources %s from %s, owner %s",
+            t.name,
+            t.server.host,
+            t.server.port,
+            ", ".join(t.zones),
+            t.policy.value,
+            "+".join(t.sources),
+            sources,
+            t.owner_id,
+        )
+    if cfg.acme is not None:
+        log.info("acme: %s", describe_acme(cfg))
+    log.info("http: listening on %s:%d (/healthz /readyz /metrics)", cfg.http.host, port)
+
+
+def describe_acme(cfg: Config) -> str:
+    """The ACME side in one line: servers and zones, webhook address, watcher."""
+    acme = cfg.acme
+    if acme is None:
+        return "off"
+    servers = "; ".join(
+        f"{s.name} {s.server.host}:{s.server.port} ({', '.join(s.zones) or 'zones by SOA'})"
+        for s in acme.servers
+    )
+    w = acme.webhook
+    hook = f"webhook on {w.host}:{w.port}" if w.enabled else "webhook off"
+    watcher = "Challenge watcher on" if acme.challenges.enabled else "Challenge watcher off"
+    return f"servers {servers}; {hook}; {watcher}"
 
 
 def run(cfg: Config) -> int:

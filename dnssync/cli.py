@@ -1,10 +1,12 @@
-"""Command line: ``dnssync plan``, ``dnssync sync --once``, ``dnssync demo``.
+"""Command line: ``dnssync plan|sync|run|check|acme|webhook|demo``.
 
-Exit codes: ``plan`` exits 0 when every zone is in step, 2 when changes are
-pending (for CI checks on a GitOps repository) and 1 on any error.  Other
-commands exit 0 on success, 1 on a failure while running and 2 on invalid
-configuration or usage.  Heavy imports are deferred to the command that
-needs them: a one-shot sync is dominated by start-up otherwise.
+Exit codes are listed per command in :data:`EXIT_CODES` (shown by each
+``--help`` and in the README); the constants below are the only place they
+are defined.  ``plan`` keeps 2 for "changes pending" (for CI checks on a
+GitOps repository), so its usage and configuration errors exit 64
+(sysexits' EX_USAGE) instead.  No traceback reaches a user: every error is
+one line on stderr.  Heavy imports are deferred to the command that needs
+them: a one-shot sync is dominated by start-up otherwise.
 """
 
 from __future__ import annotations
@@ -25,13 +27,98 @@ if TYPE_CHECKING:
 
     from dnssync.config import Config
     from dnssync.controller import Target, TargetResult
-    from dnssync.model import Endpoint
+    from dnssync.model import Change, Endpoint
 
 EXIT_OK = 0
 EXIT_FAILED = 1
-EXIT_USAGE = 2
-EXIT_PENDING = 2
+EXIT_USAGE = 2  # invalid configuration or usage (every command but plan)
+EXIT_PENDING = 2  # plan: changes pending
+EXIT_REFUSED = 3  # plan, sync --once: the safety gate refused a zone's plan
+EXIT_PLAN_USAGE = 64  # plan: invalid configuration or usage (2 is taken there)
 ROWS = 50  # changes listed by default; a 10,000-row table helps nobody
+
+_SERVICE_CODES = {
+    EXIT_OK: "stopped by SIGTERM/SIGINT",
+    EXIT_FAILED: "a permanent failure (port in use, Kubernetes API lost for good, ...)",
+    EXIT_USAGE: "invalid configuration or usage",
+}
+#: command -> (one-line description, {exit code: meaning}).
+EXIT_CODES: dict[str, tuple[str, dict[int, str]]] = {
+    "plan": (
+        "Show what a sync would change, as a table; write nothing.",
+        {
+            EXIT_OK: "every zone in step",
+            EXIT_FAILED: "an error (DNS, bad input; skipped names with --strict)",
+            EXIT_PENDING: "changes pending",
+            EXIT_REFUSED: "the safety gate refused a plan (--force plans past it)",
+            EXIT_PLAN_USAGE: "invalid configuration or usage",
+        },
+    ),
+    "sync": (
+        "Apply the changes once, then exit.",
+        {
+            EXIT_OK: "done",
+            EXIT_FAILED: "errors, rejected changes or bad input (skipped names with --strict)",
+            EXIT_USAGE: "invalid configuration or usage",
+            EXIT_REFUSED: "the safety gate refused a plan (--force applies it)",
+        },
+    ),
+    "run": ("Run the service: watch, reconcile, serve /healthz /readyz /metrics.", _SERVICE_CODES),
+    "check": (
+        "Validate the config and probe every zone: SOA, signed AXFR, a no-op UPDATE.",
+        {
+            EXIT_OK: "every probe passed",
+            EXIT_FAILED: "a probe failed",
+            EXIT_USAGE: "invalid configuration or usage",
+        },
+    ),
+    "acme": (
+        "ACME DNS-01 hooks for certbot (manual hooks) and lego (exec).",
+        {EXIT_OK: "done", EXIT_FAILED: "failed", EXIT_USAGE: "bad usage or invalid configuration"},
+    ),
+    "webhook": ("Only the ACME side: cert-manager webhook and Challenge watcher.", _SERVICE_CODES),
+    "demo": (
+        "Start a local BIND9, sync the example manifests into it, show the zone.",
+        {EXIT_OK: "done", EXIT_FAILED: "failed (BIND9 missing or not starting)"},
+    ),
+}
+
+
+def _epilog(command: str) -> str:
+    codes = EXIT_CODES[command][1]
+    return "exit codes:\n" + "\n".join(
+        f"  {code:<3} {text}" for code, text in sorted(codes.items())
+    )
+
+
+def _add(sub: Any, command: str, **kw: Any) -> argparse.ArgumentParser:
+    description, _ = EXIT_CODES[command]
+    parser: argparse.ArgumentParser = sub.add_parser(
+        command,
+        help=description.rstrip("."),
+        description=description,
+        epilog=_epilog(command),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        **kw,
+    )
+    return parser
+
+
+def _config_option(sp: argparse.ArgumentParser) -> None:
+    sp.add_argument(
+        "-c",
+        "--config",
+        type=Path,
+        default=Path(os.environ["DNSSYNC_CONFIG"]) if "DNSSYNC_CONFIG" in os.environ else None,
+        help="YAML configuration file (default: $DNSSYNC_CONFIG)",
+    )
+    sp.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+
+
+def _sync_options(sp: argparse.ArgumentParser) -> None:
+    _config_option(sp)
+    sp.add_argument("--manifests", type=Path, help="directory of Service/Ingress YAML")
+    sp.add_argument("--target", action="append", help="only this target (repeatable)")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -40,41 +127,33 @@ def _parser() -> argparse.ArgumentParser:
         description="Keep DNS in step with Kubernetes over TSIG-signed RFC 2136.",
     )
     sub = p.add_subparsers(dest="command", required=True)
-
-    def common(sp: argparse.ArgumentParser) -> None:
+    for command, verb in (("plan", "plan past"), ("sync", "apply past")):
+        sp = _add(sub, command)
+        _sync_options(sp)
+        if command == "sync":
+            sp.add_argument(
+                "--once", action="store_true", required=True, help="one pass, then exit"
+            )
+        sp.add_argument("--all", action="store_true", help="list every change (default: first 50)")
+        sp.add_argument("--force", action="store_true", help=f"{verb} the safety gate")
         sp.add_argument(
-            "-c",
-            "--config",
-            type=Path,
-            default=Path(os.environ["DNSSYNC_CONFIG"]) if "DNSSYNC_CONFIG" in os.environ else None,
-            help="YAML configuration file (default: $DNSSYNC_CONFIG)",
+            "--strict",
+            action="store_true",
+            help="exit 1 when names are skipped (outside every zone, ownership name too long)",
         )
-        sp.add_argument("--manifests", type=Path, help="directory of Service/Ingress YAML")
-        sp.add_argument("--target", action="append", help="only this target (repeatable)")
-        sp.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-
-    sp = sub.add_parser("plan", help="show what a sync would change; exit 2 if anything")
-    common(sp)
-    sp.add_argument("--all", action="store_true", help="list every change (default: first 50)")
-    sp.add_argument("--force", action="store_true", help="plan past the safety gate")
-    sp = sub.add_parser("sync", help="apply the changes")
-    common(sp)
-    sp.add_argument("--once", action="store_true", required=True, help="one pass, then exit")
-    sp.add_argument("--all", action="store_true", help="list every change (default: first 50)")
-    sp.add_argument("--force", action="store_true", help="apply past the safety gate")
-    sp = sub.add_parser("run", help="run the service (watch, reconcile, serve probes)")
-    common(sp)
-    sp = sub.add_parser("check", help="validate the config and probe every target")
-    common(sp)
-    sp = sub.add_parser("demo", help="start a local BIND9 and sync config/examples into it")
+    _sync_options(_add(sub, "run"))
+    sp = _add(sub, "check")
+    _config_option(sp)
+    sp.add_argument("--target", action="append", help="only this target (repeatable)")
+    sp = _add(sub, "demo")
     sp.add_argument("--keep", action="store_true", help="leave BIND9 running afterwards")
-    _acme_parsers(sub, common)
+    _acme_parsers(sub)
     return p
 
 
-def _acme_parsers(sub: Any, common: Any) -> None:
+def _acme_parsers(sub: Any) -> None:
     """``acme present|cleanup`` (certbot / lego hooks) and ``webhook``."""
-    sp = sub.add_parser("acme", help="ACME DNS-01 hooks for certbot and lego (exec)")
+    sp = _add(sub, "acme")
     actions = sp.add_subparsers(dest="acme_action", required=True)
     for action, verb in (("present", "Add"), ("cleanup", "Remove")):
         ap = actions.add_parser(
@@ -86,8 +165,10 @@ def _acme_parsers(sub: Any, common: Any) -> None:
                 "'-- <domain> <token> <keyAuth>': lego exec RAW mode. "
                 "Options go before the arguments."
             ),
+            epilog=_epilog("acme"),
+            formatter_class=argparse.RawDescriptionHelpFormatter,
         )
-        common(ap)
+        _config_option(ap)
         # REMAINDER: a base64url value may start with '-' and must not be
         # taken for an option.
         ap.add_argument(
@@ -102,36 +183,53 @@ def _acme_parsers(sub: Any, common: Any) -> None:
                 default=None,
                 help="wait until the listed nameservers serve it (default: acme.propagation.wait)",
             )
-    sp = sub.add_parser("webhook", help="serve the cert-manager webhook and watch Challenges")
-    common(sp)
+    _config_option(_add(sub, "webhook"))
+
+
+def _command_of(argv: Sequence[str]) -> str:
+    return next((a for a in argv if not a.startswith("-")), "")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as e:
+        if e.code == EXIT_USAGE and _command_of(argv) == "plan":
+            return EXIT_PLAN_USAGE
+        raise
     level = logging.DEBUG if getattr(args, "verbose", False) else logging.WARNING
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     try:
-        if args.command == "demo":
-            from dnssync.demo import run_demo
-
-            return run_demo(keep=args.keep)
-        if args.command == "acme":
-            return _acme(args)
-        if args.command == "webhook":
-            return _webhook(args)
-        if args.command == "run":
-            return _run(args)
-        if args.command == "check":
-            return asyncio.run(_check(args))
-        return asyncio.run(_one_shot(args))
+        return _dispatch(args)
     except ConfigError as e:
         print(f"dnssync: configuration error: {e}", file=sys.stderr)
-        return EXIT_FAILED if args.command == "plan" else EXIT_USAGE
+        return EXIT_PLAN_USAGE if args.command == "plan" else EXIT_USAGE
     except DnssyncError as e:
         print(f"dnssync: {e}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:
         return 130
+    except Exception as e:  # a bug: still one line for the user, the trace under -v
+        logging.getLogger("dnssync").debug("internal error", exc_info=True)
+        print(f"dnssync: internal error: {type(e).__name__}: {e} (-v shows where)", file=sys.stderr)
+        return EXIT_FAILED
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "demo":
+        from dnssync.demo import run_demo
+
+        return run_demo(keep=args.keep)
+    if args.command == "acme":
+        return _acme(args)
+    if args.command == "webhook":
+        return _webhook(args)
+    if args.command == "run":
+        return _run(args)
+    if args.command == "check":
+        return asyncio.run(_check(args))
+    return asyncio.run(_one_shot(args))
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -139,22 +237,33 @@ def _run(args: argparse.Namespace) -> int:
     from dnssync.logs import setup
 
     cfg = _load(args, need_manifests=False)
+    _check_service_config(cfg)
     setup(cfg.log.level if not args.verbose else "debug", json_format=cfg.log.format == "json")
     try:
         return run(cfg)
     except ExceptionGroup as group:
-        # A task of the service failed for good: say which and why, then stop.
-        found, rest = group.split(DnssyncError)
-        if rest is not None or found is None:
-            raise
-        errors = _leaves(found)
-        for e in errors:
-            logging.getLogger("dnssync").error("stopping: %s", e)
-        print(f"dnssync: {'; '.join(str(e) for e in errors)}", file=sys.stderr)
-        return EXIT_FAILED
+        return _service_failed(group)
 
 
-def _leaves(group: BaseExceptionGroup[DnssyncError]) -> list[BaseException]:
+def _check_service_config(cfg: Config) -> None:
+    """What only a long-running service needs of the config (hooks need less)."""
+    if cfg.acme is not None:
+        cfg.acme.check_runnable()
+
+
+def _service_failed(group: BaseExceptionGroup[Exception]) -> int:
+    """A task of the service failed for good: one line per cause, then stop."""
+    found, rest = group.split((DnssyncError, OSError))
+    if rest is not None or found is None:
+        raise group
+    errors = _leaves(found)
+    for e in errors:
+        logging.getLogger("dnssync").error("stopping: %s", e)
+    print(f"dnssync: {'; '.join(str(e) for e in errors)}", file=sys.stderr)
+    return EXIT_FAILED
+
+
+def _leaves(group: BaseExceptionGroup[Exception]) -> list[BaseException]:
     out: list[BaseException] = []
     for e in group.exceptions:
         out.extend(_leaves(e) if isinstance(e, BaseExceptionGroup) else [e])
@@ -165,32 +274,39 @@ async def _check(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from dnssync.controller import Target, probe
-    from dnssync.rfc2136.scopes import scope_rows
+    from dnssync.checks import probe_acme, probe_target
 
     cfg = _load(args, need_manifests=False)
     table = Table(title="dnssync check", title_justify="left")
     for col in ("target", "zone", "check", "result"):
         table.add_column(col, overflow="fold")
     ok = True
-    for tcfg in cfg.targets:
-        target = Target(tcfg)
-        scopes = await scope_rows(target.client, tcfg.zones)  # apex / *.zone / deeper
-        for zone, check, passed, detail in [*await probe(target), *scopes]:
-            ok = ok and passed
-            mark = "[green]ok[/]" if passed else "[red]failed[/]"
-            table.add_row(tcfg.name, zone, check, f"{mark} {detail}")
+    rows = [(t.name, r) for t in cfg.targets for r in await probe_target(t)]
+    if cfg.acme is not None:
+        rows += [(f"acme {s.name}", r) for s in cfg.acme.servers for r in await probe_acme(s)]
+    for name, (zone, check, passed, detail) in rows:
+        ok = ok and passed
+        mark = "[green]ok[/]" if passed else "[red]failed[/]"
+        table.add_row(name, zone, check, f"{mark} {detail}")
     Console().print(table)
     return EXIT_OK if ok else EXIT_FAILED
 
 
-def _load(args: argparse.Namespace, *, need_manifests: bool = True) -> Config:
+def _config(args: argparse.Namespace) -> Config:
     from dnssync.config import load
 
     if args.config is None:
         raise ConfigError("no configuration: pass --config FILE or set DNSSYNC_CONFIG")
-    cfg = load(args.config)
-    if args.manifests is not None:
+    return load(args.config)
+
+
+def _load(args: argparse.Namespace, *, need_manifests: bool = True) -> Config:
+    return _select(_config(args), args, need_manifests=need_manifests)
+
+
+def _select(cfg: Config, args: argparse.Namespace, *, need_manifests: bool) -> Config:
+    """The config with the command line's --manifests and --target applied."""
+    if getattr(args, "manifests", None) is not None:
         cfg = cfg.model_copy(update={"manifests": args.manifests})
     if args.target:
         unknown = sorted(set(args.target) - {t.name for t in cfg.targets})
@@ -210,10 +326,14 @@ async def _one_shot(args: argparse.Namespace) -> int:
     from dnssync.controller import Target
     from dnssync.sources.manifests import load_manifests
 
-    cfg = _load(args)
+    full = _config(args)
+    cfg = _select(full, args, need_manifests=True)
     assert cfg.manifests is not None
+    # Zones of every configured target: a record outside this target's zones
+    # but inside another's belongs there, it is not skipped.
+    owner_of = {z: t.name for t in full.targets for z in t.zones}
     apply = args.command == "sync"
-    out = Console()
+    out = Console(soft_wrap=False)
     err = Console(stderr=True)
     results: list[TargetResult] = []
     input_errors = 0
@@ -232,15 +352,67 @@ async def _one_shot(args: argparse.Namespace) -> int:
             target, eps, apply=apply, force=args.force, complete=not loaded.errors, console=err
         )
         results.append(result)
-        _report(out, result, applied=apply, limit=None if args.all else ROWS)
+        _report(out, result, applied=apply, limit=None if args.all else ROWS, owner_of=owner_of)
+    summary = _summary(results, owner_of, applied=apply, input_errors=input_errors)
+    out.print(summary.text, highlight=False)
     # Bad input fails the run (after the valid rest was handled), so CI on a
     # GitOps repository catches it.
-    failed = any(not r.ok for r in results) or input_errors > 0
-    if apply:
-        return EXIT_FAILED if failed else EXIT_OK
-    if failed:
+    if summary.failed or (args.strict and summary.skipped):
         return EXIT_FAILED
-    return EXIT_PENDING if any(r.pending for r in results) else EXIT_OK
+    if summary.refused:
+        return EXIT_REFUSED
+    if not apply and summary.pending:
+        return EXIT_PENDING
+    return EXIT_OK
+
+
+class _Summary:
+    """The counts that decide the exit code, and the line that states them."""
+
+    def __init__(self) -> None:
+        self.failed = False
+        self.refused = 0
+        self.pending = 0
+        self.applied = 0
+        self.skipped = 0
+        self.conflicts = 0
+        self.elsewhere = 0
+        self.text = ""
+
+
+def _summary(
+    results: list[TargetResult], owner_of: dict[str, str], *, applied: bool, input_errors: int
+) -> _Summary:
+    s = _Summary()
+    s.failed = input_errors > 0 or any(not r.ok for r in results)
+    for r in results:
+        s.elsewhere += sum(1 for o in r.outside if _zone_of(o.key.name, owner_of))
+        s.skipped += sum(1 for o in r.outside if not _zone_of(o.key.name, owner_of))
+        for zr in r.zones:
+            if zr.plan is None:
+                continue
+            s.refused += bool(zr.plan.refused)
+            s.skipped += len(zr.plan.skipped)
+            s.conflicts += len(zr.plan.conflicts)
+            s.pending += sum(len(_rows(c)) for c in zr.plan.changes)
+            if zr.applied is not None:
+                s.applied += sum(len(_rows(c)) for c in zr.applied.applied)
+    parts = [f"{s.applied} change(s) applied" if applied else f"{s.pending} change(s) pending"]
+    parts += [f"{s.refused} zone(s) refused by the safety gate"] if s.refused else []
+    parts += [f"{s.skipped} skipped"] if s.skipped else []
+    parts += [f"{s.conflicts} conflict(s)"] if s.conflicts else []
+    parts += [f"{input_errors} input error(s)"] if input_errors else []
+    s.text = "summary: " + ", ".join(parts)
+    return s
+
+
+def _zone_of(name: str, owner_of: dict[str, str]) -> str:
+    """The configured zone holding ``name`` (longest match), or ''."""
+    best = ""
+    for zone in owner_of:
+        if (name == zone or name.endswith("." + zone)) and len(zone) > len(best):
+            best = zone
+    return best
 
 
 async def _reconcile(
@@ -273,9 +445,71 @@ async def _reconcile(
         )
 
 
-def _report(out: Console, result: TargetResult, *, applied: bool, limit: int | None) -> None:
+_Row = tuple[str, str, str, str, str, str]
+
+
+def _rows(change: Change) -> list[_Row]:
+    """The table rows of one change: one per record set it deletes, creates or updates."""
+    rows: list[_Row] = []
+    if not change.old and not change.new:  # an orphaned ownership record
+        rows.extend(
+            ("[red]delete[/]", left.name, "TXT", left.value, "", "") for left in change.leftovers
+        )
+    for o in change.old:
+        if all(n.rrset.type != o.rrset.type for n in change.new):
+            values = ", ".join(o.rrset.values)
+            rows.append(
+                ("[red]delete[/]", change.name, o.rrset.type, values, str(o.rrset.ttl), o.resource)
+            )
+    for n in change.new:
+        before = next((o for o in change.old if o.rrset.type == n.rrset.type), None)
+        action = "[green]create[/]" if before is None else "[yellow]update[/]"
+        targets = ", ".join(n.rrset.values)
+        if before is not None and before.rrset.values != n.rrset.values:
+            targets = f"{', '.join(before.rrset.values)} → {targets}"
+        rows.append((action, change.name, n.rrset.type, targets, str(n.rrset.ttl), n.resource))
+    return rows
+
+
+_COLUMNS = ("action", "name", "type", "targets", "ttl", "resource")
+
+
+def _print_rows(out: Console, title: str, rows: list[_Row]) -> None:
+    """A table when it fits the terminal; else one block per row: a name is never split."""
+    from rich.markup import render
     from rich.table import Table
 
+    widths = [max(len(c), *(len(render(r[i]).plain) for r in rows)) for i, c in enumerate(_COLUMNS)]
+    if sum(widths) + 3 * len(widths) + 1 <= out.width:
+        table = Table(title=title, title_justify="left")
+        for col in _COLUMNS:
+            table.add_column(col, no_wrap=True)
+        for row in rows:
+            table.add_row(*row)
+        out.print(table)
+        return
+    out.print(title, highlight=False, soft_wrap=True)
+    for action, name, type_, targets, ttl, resource in rows:
+        out.print(f"  {action} {name} {type_} ttl {ttl}", highlight=False, soft_wrap=True)
+        out.print(f"      {targets}", highlight=False, soft_wrap=True)
+        if resource:
+            out.print(f"      {resource}", highlight=False, soft_wrap=True)
+
+
+def _refusal(result: TargetResult, reason: str) -> str:
+    from dnssync.controller import refusal_hint
+
+    return f"{reason}; {refusal_hint(result.target, cli=True)}"
+
+
+def _report(
+    out: Console,
+    result: TargetResult,
+    *,
+    applied: bool,
+    limit: int | None,
+    owner_of: dict[str, str],
+) -> None:
     from dnssync.model import Action
 
     for zr in result.zones:
@@ -286,35 +520,12 @@ def _report(out: Console, result: TargetResult, *, applied: bool, limit: int | N
         plan = zr.plan
         assert plan is not None
         if plan.refused:
-            out.print(f"[red]✗ {title}: refused: {plan.refused}[/]", highlight=False)
-        if plan.changes:
-            table = Table(title=title, title_justify="left")
-            for col in ("action", "name", "type", "targets", "ttl", "resource"):
-                table.add_column(col, overflow="fold")
-            for change in plan.changes[:limit]:
-                if not change.old and not change.new:  # an orphaned ownership record
-                    for left in change.leftovers:
-                        table.add_row("[red]delete[/]", left.name, "TXT", left.value, "", "")
-                for o in change.old:
-                    if all(n.rrset.type != o.rrset.type for n in change.new):
-                        table.add_row(
-                            "[red]delete[/]",
-                            change.name,
-                            o.rrset.type,
-                            ", ".join(o.rrset.values),
-                            str(o.rrset.ttl),
-                            o.resource,
-                        )
-                for n in change.new:
-                    before = next((o for o in change.old if o.rrset.type == n.rrset.type), None)
-                    action = "[green]create[/]" if before is None else "[yellow]update[/]"
-                    targets = ", ".join(n.rrset.values)
-                    if before is not None and before.rrset.values != n.rrset.values:
-                        targets = f"{', '.join(before.rrset.values)} → {targets}"
-                    table.add_row(
-                        action, change.name, n.rrset.type, targets, str(n.rrset.ttl), n.resource
-                    )
-            out.print(table)
+            out.print(
+                f"[red]✗ {title}: refused: {_refusal(result, plan.refused)}[/]", highlight=False
+            )
+        rows = [row for change in plan.changes[:limit] for row in _rows(change)]
+        if rows:
+            _print_rows(out, title, rows)
             if limit is not None and len(plan.changes) > limit:
                 counts = ", ".join(f"{plan.count(a)} {a.value}" for a in Action if plan.count(a))
                 out.print(
@@ -322,37 +533,54 @@ def _report(out: Console, result: TargetResult, *, applied: bool, limit: int | N
                     "--all lists every one)",
                     highlight=False,
                 )
-        else:
+        elif not plan.refused:
             out.print(f"[green]✓ {title}: in step[/] (read: {zr.transfer})", highlight=False)
-        if zr.applied is not None:
-            a = zr.applied
-            settled = f" ({a.settled} found in place after an unknown outcome)" if a.settled else ""
-            out.print(
-                f"  applied {len(a.applied)} change(s) in {a.messages} message(s){settled}",
-                highlight=False,
-            )
-            for rej in a.rejected:
-                out.print(f"  [red]rejected[/] {rej}", highlight=False)
-        elif plan.changes and not applied:
-            out.print(f"  {len(plan.changes)} change(s) pending", highlight=False)
-        for c in plan.conflicts:
-            out.print(
-                f"  [yellow]conflict[/] {c.name}: {c.winner} wins over "
-                f"{', '.join(c.losers)} ({c.reason})",
-                highlight=False,
-            )
-        for s in plan.skipped:
-            out.print(f"  [yellow]skipped[/] {s.key} ({s.resource}): {s.reason}", highlight=False)
-        if plan.orphans:
-            out.print(
-                f"  {len(plan.orphans)} orphan(s): ours, no longer wanted, kept by policy "
-                "(switch to sync to delete):",
-                highlight=False,
-            )
-            for o in plan.orphans[:20]:
-                out.print(f"    {o.rrset.name} {o.rrset.type} ({o.resource})", highlight=False)
-    for s in result.outside:
+        _report_outcome(out, zr, applied=applied)
+    _report_outside(out, result, owner_of)
+
+
+def _report_outcome(out: Console, zr: Any, *, applied: bool) -> None:
+    plan = zr.plan
+    if zr.applied is not None:
+        a = zr.applied
+        n = sum(len(_rows(c)) for c in a.applied)
+        settled = f" ({a.settled} found in place after an unknown outcome)" if a.settled else ""
+        out.print(f"  applied {n} change(s) in {a.messages} message(s){settled}", highlight=False)
+        for rej in a.rejected:
+            out.print(f"  [red]rejected[/] {rej}", highlight=False)
+    elif plan.changes and not applied:
+        n = sum(len(_rows(c)) for c in plan.changes)
+        out.print(f"  {n} change(s) pending", highlight=False)
+    for c in plan.conflicts:
+        out.print(
+            f"  [yellow]conflict[/] {c.name}: {c.winner} wins over "
+            f"{', '.join(c.losers)} ({c.reason})",
+            highlight=False,
+        )
+    for s in plan.skipped:
         out.print(f"  [yellow]skipped[/] {s.key} ({s.resource}): {s.reason}", highlight=False)
+    if plan.orphans:
+        out.print(
+            f"  {len(plan.orphans)} orphan(s): ours, no longer wanted, kept by policy "
+            "(switch to sync to delete):",
+            highlight=False,
+        )
+        for o in plan.orphans[:20]:
+            out.print(f"    {o.rrset.name} {o.rrset.type} ({o.resource})", highlight=False)
+
+
+def _report_outside(out: Console, result: TargetResult, owner_of: dict[str, str]) -> None:
+    elsewhere = 0
+    for s in result.outside:
+        if _zone_of(s.key.name, owner_of):
+            elsewhere += 1
+        else:
+            out.print(f"  [yellow]skipped[/] {s.key} ({s.resource}): {s.reason}", highlight=False)
+    if elsewhere:
+        out.print(
+            f"  {elsewhere} record(s) belong to zones of other targets (not this one's)",
+            highlight=False,
+        )
 
 
 def _acme_config(args: argparse.Namespace) -> Config:
@@ -393,11 +621,48 @@ def _acme(args: argparse.Namespace) -> int:
 
 
 def _webhook(args: argparse.Namespace) -> int:
+    """The ACME side alone, with the same logging and stop as ``run``: 0 on SIGTERM."""
     from dnssync.acme.service import run
+    from dnssync.logs import setup
 
     cfg = _acme_config(args)
-    asyncio.run(run(cfg))
+    assert cfg.acme is not None
+    cfg.acme.check_runnable()
+    setup(cfg.log.level if not args.verbose else "debug", json_format=cfg.log.format == "json")
+    logging.getLogger("dnssync").info("webhook: %s", _acme_summary(cfg))
+    try:
+        asyncio.run(_until_signalled(run(cfg)))
+    except ExceptionGroup as group:
+        return _service_failed(group)
     return EXIT_OK
+
+
+def _acme_summary(cfg: Config) -> str:
+    from dnssync.app import describe_acme
+
+    return describe_acme(cfg)
+
+
+async def _until_signalled(service: Any) -> None:
+    """Run ``service`` until it ends or SIGTERM/SIGINT arrives (then cancel it)."""
+    import contextlib
+    import signal
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    task = asyncio.ensure_future(service)
+    stopper = asyncio.ensure_future(stop.wait())
+    await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    stopper.cancel()
+    if not task.done():
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        return
+    task.result()
 
 
 if __name__ == "__main__":  # pragma: no cover

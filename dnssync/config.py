@@ -217,6 +217,9 @@ class TargetConfig(_Model):
     ingress_tls_hosts: bool = True
     publish_internal: bool = False
     max_change_ratio: float | None = Field(0.5, ge=0, le=1)
+    #: The gate applies only once a plan touches more than this many owned
+    #: record sets: a small zone moves freely.
+    safety_floor: int = Field(5, ge=0)
     interval: float = Field(60.0, gt=0)
 
     @field_validator("zones")
@@ -438,6 +441,33 @@ class AcmeConfig(_Model):
                 if not host or not 1 <= port <= 65535:
                     raise ValueError(f"resolver {text!r} is not 'system', 'host' or 'host:port'")
         return v
+
+    def check_runnable(self) -> None:
+        """What ``run`` and ``webhook`` need beyond the hooks: something to
+        run, and readable TLS files for the webhook (one line each, exit 2)."""
+        if not self.webhook.enabled and not self.challenges.enabled:
+            raise ConfigError(
+                "acme: webhook.enabled and challenges.enabled are both false: nothing to run "
+                "(the hooks, `dnssync acme present|cleanup`, need neither)"
+            )
+        if not self.webhook.enabled:
+            return
+        w = self.webhook
+        files = {
+            "cert_file": w.cert_file,
+            "key_file": w.key_file,
+            "client_ca_file": w.client_ca_file,
+        }
+        for field, path in files.items():
+            if path is None:
+                continue
+            try:
+                with path.open("rb") as f:
+                    f.read(1)
+            except OSError as e:
+                raise ConfigError(
+                    f"acme.webhook.{field}: cannot read {path}: {e.strerror}"
+                ) from None
 
     def resolver_addresses(self) -> tuple[tuple[str, int], ...]:
         """Explicit resolvers as (host, port) pairs ("system" left out)."""

@@ -24,7 +24,6 @@ from dnssync.errors import (
     DnssyncError,
     DNSTimeout,
     InvalidInput,
-    PrerequisiteFailed,
     ServerRefused,
 )
 from dnssync.model import Endpoint, ObjectRef, Plan, Policy, Skipped, ZoneSnapshot
@@ -76,6 +75,14 @@ class TargetResult:
     @property
     def pending(self) -> int:
         return sum(len(z.plan.changes) for z in self.zones if z.plan is not None)
+
+
+def refusal_hint(target: str, *, cli: bool) -> str:
+    """How to get past the safety gate, for the CLI or the service's log."""
+    switch = f"or raise max_change_ratio of target {target} (null turns the gate off)"
+    if cli:
+        return f"--force applies it, {switch}"
+    return f"`dnssync sync --once --force` applies it once, {switch}"
 
 
 def source_options(cfg: TargetConfig) -> SourceOptions:
@@ -135,6 +142,7 @@ class Target:
             min_ttl=cfg.ttl.min,
             max_ttl=cfg.ttl.max,
             max_change_ratio=cfg.max_change_ratio,
+            safety_floor=cfg.safety_floor,
         )
         self.source_options = source_options(cfg)
         # The last pass that found nothing to do: inputs version, serials, result.
@@ -336,6 +344,8 @@ class Loop:
         self.clock = clock
         self.failures = 0
         self._told: dict[tuple[str, str], str] = {}
+        self._refused: dict[str, str] = {}  # zone -> the refusal last logged
+        self._input_told: set[str] = set()
         self._poke = asyncio.Event()
         health.expect_target(target.name)
 
@@ -387,6 +397,7 @@ class Loop:
             return None
         elapsed = self.clock() - started
         self._observe(result, elapsed)
+        self._log_pass(result, errors)
         if result.ok:
             self.failures = 0
             self.health.reconciled(self.target.name, ok=True)
@@ -397,6 +408,48 @@ class Loop:
         if self.recorder is not None and leader:
             await self._tell(result)
         return result
+
+    def _log_pass(self, result: TargetResult, errors: list[InvalidInput]) -> None:
+        """One line per applied zone, per new refusal and per new input error."""
+        name = self.target.name
+        current = {str(e) for e in errors}
+        for text in sorted(current - self._input_told):
+            log.warning("target %s: input error: %s", name, text)
+        self._input_told = current
+        for zr in result.zones:
+            if zr.applied is not None and zr.applied.applied:
+                a = zr.applied
+                log.info(
+                    "target %s: applied %d change(s) in %d message(s) to zone %s",
+                    name,
+                    len(a.applied),
+                    a.messages,
+                    zr.zone,
+                )
+            for rej in zr.applied.rejected if zr.applied is not None else ():
+                log.warning("target %s zone %s: rejected: %s", name, zr.zone, rej)
+            if zr.plan is None:
+                continue
+            self._log_refusal(zr.zone, zr.plan.refused)
+
+    def _log_refusal(self, zone: str, reason: str) -> None:
+        name = self.target.name
+        self.metrics.plan_refused.labels(name, zone).set(1 if reason else 0)
+        self.health.refused(name, zone, reason)
+        if reason and self._refused.get(zone) != reason:
+            log.error(
+                "target %s zone %s: plan refused by the safety gate: %s; %s",
+                name,
+                zone,
+                reason,
+                refusal_hint(name, cli=False),
+            )
+        elif not reason and zone in self._refused:
+            log.info("target %s zone %s: the plan passes the safety gate again", name, zone)
+        if reason:
+            self._refused[zone] = reason
+        else:
+            self._refused.pop(zone, None)
 
     def _observe(self, result: TargetResult, elapsed: float) -> None:
         m = self.metrics
@@ -496,42 +549,3 @@ async def _first_of(wait: Awaitable[set[ObjectRef]], *events: asyncio.Event) -> 
     if feed_task.done() and not feed_task.cancelled() and feed_task.exception() is None:
         return feed_task.result()
     return set()
-
-
-async def probe(target: Target) -> list[tuple[str, str, bool, str]]:
-    """``dnssync check``: what each zone of ``target`` allows, without writing.
-
-    The update probe sends an UPDATE whose only content is a prerequisite
-    that cannot hold (the apex is always in use), so nothing can change: a
-    YXDOMAIN answer shows the server took our signed UPDATE for that zone.
-    Whether the policy lets this key write a given name is only known on the
-    first real write.
-    """
-    import dns.update
-
-    from dnssync.names import to_dns
-
-    rows: list[tuple[str, str, bool, str]] = []
-    for zone, reader in target.readers.items():
-        try:
-            serial = await target.client.soa_serial(zone)
-            rows.append((zone, "SOA query", True, f"serial {serial}"))
-        except DnssyncError as e:
-            rows.append((zone, "SOA query", False, str(e)))
-            continue
-        try:
-            read = await reader.read()
-            n = sum(1 for k in read.snapshot.rrsets if k.type != "TXT")
-            rows.append((zone, "signed AXFR", True, f"{n} record sets of managed types"))
-        except DnssyncError as e:
-            rows.append((zone, "signed AXFR", False, str(e)))
-        msg = dns.update.UpdateMessage(to_dns(zone))
-        msg.absent(to_dns(zone))
-        try:
-            await target.client.update(msg, zone, what="UPDATE probe")
-            rows.append((zone, "UPDATE probe", False, "the impossible prerequisite held?"))
-        except PrerequisiteFailed:
-            rows.append((zone, "UPDATE probe", True, "signed UPDATE accepted for the zone"))
-        except DnssyncError as e:
-            rows.append((zone, "UPDATE probe", False, str(e)))
-    return rows

@@ -40,6 +40,10 @@ class InvalidName(InvalidInput):
     """A DNS name that is not valid, or not inside the zones it must be in."""
 
 
+class ServeFailed(DnssyncError):
+    """A listening socket could not be opened (address in use, no permission)."""
+
+
 # --- DNS ------------------------------------------------------------------
 
 

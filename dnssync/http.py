@@ -3,8 +3,10 @@
 ``/healthz`` says the process is alive (the event loop answers).
 ``/readyz`` is 200 only when every source has synced its cache and every
 target's last reconcile succeeded -- or failed less than ``grace`` seconds
-after its last success -- and 503 otherwise, with a JSON body naming what is
-not ready.  ``/metrics`` is the Prometheus text format.
+after its last success -- and no zone's plan is refused by the safety gate
+(a refusal needs a person, so it is not ready until the plan is forced or
+the sources fixed); 503 otherwise, with a JSON body naming what is not
+ready.  ``/metrics`` is the Prometheus text format.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from dataclasses import dataclass, field
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from dnssync.errors import ServeFailed
 from dnssync.metrics import Metrics
 
 
@@ -34,6 +37,7 @@ class Health:
     clock: Callable[[], float] = time.monotonic
     sources: dict[str, bool] = field(default_factory=dict)
     targets: dict[str, _TargetHealth] = field(default_factory=dict)
+    refusals: dict[tuple[str, str], str] = field(default_factory=dict)
 
     def expect_target(self, name: str) -> None:
         self.targets.setdefault(name, _TargetHealth(error="not reconciled yet"))
@@ -48,6 +52,13 @@ class Health:
         if ok:
             th.last_success = self.clock()
 
+    def refused(self, target: str, zone: str, reason: str) -> None:
+        """The safety gate's refusal of the zone's plan ('' when it passes again)."""
+        if reason:
+            self.refusals[(target, zone)] = reason
+        else:
+            self.refusals.pop((target, zone), None)
+
     def status(self) -> tuple[bool, dict[str, object]]:
         problems: dict[str, str] = {}
         for name, synced in sorted(self.sources.items()):
@@ -60,6 +71,8 @@ class Health:
             if th.last_success is not None and now - th.last_success < self.grace:
                 continue
             problems[f"target {name}"] = th.error or "failing"
+        for (target, zone), reason in sorted(self.refusals.items()):
+            problems[f"target {target} zone {zone}"] = f"plan refused: {reason}"
         return not problems, {"ready": not problems, "problems": problems}
 
 
@@ -88,5 +101,10 @@ async def serve(app: web.Application, host: str, port: int) -> web.AppRunner:
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
-    await site.start()
+    try:
+        await site.start()
+    except OSError as e:
+        await runner.cleanup()
+        reason = (e.strerror or str(e)).rpartition(": ")[2]  # asyncio repeats the address
+        raise ServeFailed(f"cannot listen on {host}:{port}: {reason}") from None
     return runner

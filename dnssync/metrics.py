@@ -91,6 +91,12 @@ class Metrics:
             ("target", "host"),
             registry=r,
         )
+        self.plan_refused = Gauge(
+            "dnssync_plan_refused",
+            "1 while the safety gate refuses the zone's plan (its deletes and rewrites wait).",
+            tz,
+            registry=r,
+        )
         self.leader = Gauge(
             "dnssync_leader", "1 when this replica holds the lease and writes.", registry=r
         )

@@ -1,0 +1,205 @@
+"""``dnssync check``: what each configured zone allows, without changing it.
+
+Per zone of every target: a signed SOA query (is the zone served, is the key
+known), a signed AXFR (may the key transfer it), and an UPDATE probe that
+reaches the server's update-policy check while changing nothing.  The probe
+must have a prerequisite that *holds*: BIND evaluates prerequisites before
+the update policy, so a failing prerequisite says nothing about the key's
+rights.  It therefore requires the apex to exist (it always does: its SOA)
+and deletes one TXT value at ``_dnssync-check.<zone>`` that nobody wrote (a
+random token), a no-op every server accepts without a new serial.  The ACME
+servers get the same SOA and UPDATE probes, at ``_acme-challenge.<zone>``.
+
+What the servers in the test suite answer, and the cause named here:
+
+=====================  ==================  ==================  ==================
+case                   BIND 9.18           Knot 3              PowerDNS 4.7
+=====================  ==================  ==================  ==================
+zone not served        REFUSED (SOA)       NOTAUTH, unsigned   REFUSED (SOA)
+key not granted        REFUSED (UPDATE)    BADKEY (SOA)        REFUSED (UPDATE)
+wrong secret           BADSIG              BADSIG              unsigned answer
+unknown key name       BADKEY              BADKEY              unsigned answer
+=====================  ==================  ==================  ==================
+
+An unsigned answer to a signed query is told apart by asking again unsigned:
+a zone the server does not serve is refused then too.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+import dns.rdata
+import dns.rdataclass
+import dns.rdatatype
+import dns.tsig
+import dns.update
+
+from dnssync.config import AcmeServerConfig, ServerConfig, TargetConfig
+from dnssync.controller import Target
+from dnssync.errors import DnssyncError, PrerequisiteFailed, ServerRefused, TSIGFailure
+from dnssync.names import to_dns
+from dnssync.rfc2136.client import Client, Timeouts, server_tls
+from dnssync.rfc2136.scopes import scope_rows
+from dnssync.rfc2136.zones import ZoneReader
+
+#: One line of the report: zone, check, passed, detail.
+Row = tuple[str, str, bool, str]
+
+_NOT_SERVED = frozenset({"REFUSED", "NOTAUTH", "NXDOMAIN", "NOTZONE"})
+_POLICY = "BIND update-policy, Knot acl action update, PowerDNS TSIG-ALLOW-DNSUPDATE"
+_TRANSFER = "BIND allow-transfer, Knot acl action transfer, PowerDNS TSIG-ALLOW-AXFR"
+
+
+async def probe_target(cfg: TargetConfig) -> list[Row]:
+    """SOA, signed AXFR, the UPDATE probe and the write scopes (apex, ``*.zone``,
+    deeper: :mod:`dnssync.rfc2136.scopes`) for every zone of one target."""
+    target = Target(cfg)
+    key = cfg.key.name if cfg.key else ""
+    rows: list[Row] = []
+    try:
+        for zone, reader in target.readers.items():
+            soa = await _soa(target.client, cfg.server, zone, key)
+            rows.append(soa)
+            if soa[2]:
+                rows.append(await _transfer(reader, zone, key))
+                rows.append(await _update(target.client, zone, f"_dnssync-check.{zone}", key))
+                rows.extend(await scope_rows(target.client, (zone,)))
+    finally:
+        target.client.close()
+        target.transfer_client.close()
+    return rows
+
+
+async def probe_acme(cfg: AcmeServerConfig) -> list[Row]:
+    """SOA and the UPDATE probe (at ``_acme-challenge``) for an ACME server's zones."""
+    if not cfg.zones:
+        return [("(any)", "zones", True, "none listed: found by SOA queries at Present time")]
+    key = cfg.key.name if cfg.key else ""
+    client = _client(cfg.server, cfg.key.tsig() if cfg.key else None, f"acme server {cfg.name}")
+    rows: list[Row] = []
+    try:
+        for zone in cfg.zones:
+            soa = await _soa(client, cfg.server, zone, key)
+            rows.append(soa)
+            if soa[2]:
+                rows.append(await _update(client, zone, f"_acme-challenge.{zone}", key))
+    finally:
+        client.close()
+    return rows
+
+
+async def _soa(client: Client, server: ServerConfig, zone: str, key: str) -> Row:
+    check = "SOA query"
+    try:
+        serial = await client.soa_serial(zone)
+    except TSIGFailure as e:
+        if e.tsig_error == "UNSIGNED" and await _refused_unsigned(server, zone):
+            return zone, check, False, _not_served(zone, f"{e.rcode}, unsigned")
+        return zone, check, False, _tsig_cause(e, key)
+    except ServerRefused as e:
+        if e.rcode in _NOT_SERVED:
+            return zone, check, False, _not_served(zone, e.rcode)
+        return zone, check, False, str(e)
+    except DnssyncError as e:
+        return zone, check, False, str(e)
+    return zone, check, True, f"serial {serial}" + (f", signed by {key}" if key else "")
+
+
+async def _refused_unsigned(server: ServerConfig, zone: str) -> bool:
+    """Whether an unsigned SOA query for ``zone`` is refused too (not served)."""
+    client = _client(server, None, "")
+    try:
+        await client.soa_serial(zone)
+    except ServerRefused as e:
+        return e.rcode in _NOT_SERVED
+    except DnssyncError:
+        return False
+    finally:
+        client.close()
+    return False
+
+
+def _client(server: ServerConfig, key: dns.tsig.Key | None, label: str) -> Client:
+    hosts = server.addresses()
+    where = ", ".join(f"{h}:{p}" for h, p in hosts)
+    return Client(
+        hosts[0][0],
+        hosts[0][1],
+        hosts=hosts,
+        key=key,
+        timeouts=Timeouts(query=server.timeout),
+        label=f"{label} ({where})" if label else "",
+        tls=server_tls(server),
+    )
+
+
+def _not_served(zone: str, rcode: str) -> str:
+    return (
+        f"the server does not serve zone {zone} ({rcode}): check the zone name, "
+        "and that this is the zone's primary"
+    )
+
+
+def _tsig_cause(e: TSIGFailure, key: str) -> str:
+    code = e.tsig_error
+    if code == "BADKEY":
+        return f"TSIG BADKEY: the server does not know key {key!r}, or not for this zone"
+    if code == "BADSIG":
+        return f"TSIG BADSIG: the server knows key {key!r} with another secret or algorithm"
+    if code == "BADTIME":
+        return "TSIG BADTIME: this host's clock and the server's differ too much"
+    if code == "UNSIGNED":
+        return (
+            f"the server answered our signed query unsigned ({e.rcode}): it does not accept "
+            f"key {key!r} (wrong name, secret or algorithm)"
+        )
+    return str(e)
+
+
+async def _transfer(reader: ZoneReader, zone: str, key: str) -> Row:
+    check = "signed AXFR"
+    try:
+        read = await reader.read()
+    except TSIGFailure as e:
+        return zone, check, False, _tsig_cause(e, key)
+    except ServerRefused as e:
+        if e.rcode in ("REFUSED", "NOTAUTH"):
+            return zone, check, False, f"{e.rcode}: the key may not transfer the zone ({_TRANSFER})"
+        return zone, check, False, str(e)
+    except DnssyncError as e:
+        text = str(e)
+        if "REFUSED" in text or "NOTAUTH" in text:
+            text += f" (may the key transfer the zone? {_TRANSFER})"
+        return zone, check, False, text
+    n = sum(1 for k in read.snapshot.rrsets if k.type != "TXT")
+    return zone, check, True, f"{n} record sets of managed types"
+
+
+async def _update(client: Client, zone: str, name: str, key: str) -> Row:
+    check = "UPDATE probe"
+    msg = dns.update.UpdateMessage(to_dns(zone))
+    msg.present(to_dns(zone))  # holds: the apex has its SOA
+    token = f'"dnssync-check-{secrets.token_hex(8)}"'
+    rdata = dns.rdata.from_text(dns.rdataclass.IN, dns.rdatatype.TXT, token)
+    msg.delete(to_dns(name), rdata)  # a value nobody wrote: nothing changes
+    try:
+        await client.update(msg, zone, what="UPDATE probe")
+    except TSIGFailure as e:
+        return zone, check, False, _tsig_cause(e, key)
+    except PrerequisiteFailed as e:
+        return zone, check, False, f"inconclusive: the apex prerequisite failed ({e.rcode})"
+    except ServerRefused as e:
+        if e.rcode == "REFUSED":
+            return (
+                zone,
+                check,
+                False,
+                f"REFUSED: key {key!r} may not write TXT at {name} ({_POLICY})",
+            )
+        if e.rcode == "NOTAUTH":
+            return zone, check, False, "NOTAUTH: the server takes no updates for the zone here"
+        return zone, check, False, str(e)
+    except DnssyncError as e:
+        return zone, check, False, str(e)
+    return zone, check, True, f"key may write TXT at {name} (a no-op UPDATE was accepted)"
