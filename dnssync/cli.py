@@ -353,7 +353,8 @@ async def _one_shot(args: argparse.Namespace) -> int:
         )
         results.append(result)
         _report(out, result, applied=apply, limit=None if args.all else ROWS, owner_of=owner_of)
-    summary = _summary(results, owner_of, applied=apply, input_errors=input_errors)
+    nowhere = _report_nowhere(out, results, owner_of)
+    summary = _summary(results, nowhere, applied=apply, input_errors=input_errors)
     out.print(summary.text, highlight=False)
     # Bad input fails the run (after the valid rest was handled), so CI on a
     # GitOps repository catches it.
@@ -376,18 +377,16 @@ class _Summary:
         self.applied = 0
         self.skipped = 0
         self.conflicts = 0
-        self.elsewhere = 0
         self.text = ""
 
 
 def _summary(
-    results: list[TargetResult], owner_of: dict[str, str], *, applied: bool, input_errors: int
+    results: list[TargetResult], nowhere: int, *, applied: bool, input_errors: int
 ) -> _Summary:
     s = _Summary()
     s.failed = input_errors > 0 or any(not r.ok for r in results)
+    s.skipped = nowhere
     for r in results:
-        s.elsewhere += sum(1 for o in r.outside if _zone_of(o.key.name, owner_of))
-        s.skipped += sum(1 for o in r.outside if not _zone_of(o.key.name, owner_of))
         for zr in r.zones:
             if zr.plan is None:
                 continue
@@ -570,17 +569,28 @@ def _report_outcome(out: Console, zr: Any, *, applied: bool) -> None:
 
 
 def _report_outside(out: Console, result: TargetResult, owner_of: dict[str, str]) -> None:
-    elsewhere = 0
-    for s in result.outside:
-        if _zone_of(s.key.name, owner_of):
-            elsewhere += 1
-        else:
-            out.print(f"  [yellow]skipped[/] {s.key} ({s.resource}): {s.reason}", highlight=False)
+    elsewhere = sum(1 for s in result.outside if _zone_of(s.key.name, owner_of))
     if elsewhere:
         out.print(
             f"  {elsewhere} record(s) belong to zones of other targets (not this one's)",
             highlight=False,
         )
+
+
+def _report_nowhere(out: Console, results: list[TargetResult], owner_of: dict[str, str]) -> int:
+    """Records outside every configured zone: listed once, whatever the number of targets."""
+    nowhere = {
+        (s.key, s.resource): s
+        for r in results
+        for s in r.outside
+        if not _zone_of(s.key.name, owner_of)
+    }
+    for s in nowhere.values():
+        out.print(
+            f"[yellow]skipped[/] {s.key} ({s.resource}): not inside any zone of any target",
+            highlight=False,
+        )
+    return len(nowhere)
 
 
 def _acme_config(args: argparse.Namespace) -> Config:

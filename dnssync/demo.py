@@ -1,22 +1,28 @@
 """``dnssync demo``: the whole path on one machine, no cluster needed.
 
-Starts a throw-away BIND9 on a free loopback port with the internal zone of
-``config/examples/demo.yaml`` (holding manual and DHCP-style records that
-dnssync must leave alone), syncs ``config/examples/manifests`` into it, plans
-again to show it converged, and prints the zone with ``dig``.
+Starts a throw-away BIND9 on a free loopback port, in a fresh temporary
+directory, with the internal zone of ``config/examples/demo.yaml`` (holding
+manual and DHCP-style records that dnssync must leave alone), syncs
+``config/examples/manifests`` into it, plans again to show it converged, and
+prints the zone with ``dig``.  The examples are package data
+(``dnssync/examples`` links to ``config/examples``), so it runs from any
+directory; ``keep`` leaves BIND9 and its directory in place.
 """
 
 from __future__ import annotations
 
 import base64
 import contextlib
+import importlib.resources
 import os
 import secrets
 import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ZONE = "home.tillo.ch"
@@ -141,18 +147,27 @@ zone "{self.zone}" {{
         self.proc = None
 
 
-def run_demo(*, keep: bool = False, root: Path | None = None) -> int:
+def run_demo(*, keep: bool = False) -> int:
     from dnssync.cli import main
 
-    root = root or Path.cwd()
-    config = root / "config" / "examples" / "demo.yaml"
-    if not config.exists():
-        print(f"dnssync demo: run it from the repository ({config} not found)", file=sys.stderr)
-        return 2
-    workdir = root / ".demo"
-    shutil.rmtree(workdir, ignore_errors=True)
-    server = LocalBind(workdir, zone=ZONE, key=KEY, seed=SEED)
-    server.start()
+    examples = importlib.resources.files("dnssync") / "examples"
+    with importlib.resources.as_file(examples / "demo.yaml") as config:
+        if not config.exists():
+            print(f"dnssync demo: the example files are missing ({config})", file=sys.stderr)
+            return 1
+        workdir = Path(tempfile.mkdtemp(prefix="dnssync-demo-"))
+        server = LocalBind(workdir, zone=ZONE, key=KEY, seed=SEED)
+        try:
+            server.start()
+        except RuntimeError as e:
+            print(f"dnssync demo: {e}", file=sys.stderr)
+            shutil.rmtree(workdir, ignore_errors=True)
+            return 1
+        return _demo(main, server, config, keep=keep)
+
+
+def _demo(main: Callable[[list[str]], int], server: LocalBind, config: Path, *, keep: bool) -> int:
+    workdir = server.workdir
     os.environ["DNSSYNC_TARGETS__0__SERVER__PORT"] = str(server.port)
     os.environ["DNSSYNC_TARGETS__0__KEY__SECRET_FILE"] = str(workdir / "tsig.secret")
     try:
@@ -186,6 +201,12 @@ def run_demo(*, keep: bool = False, root: Path | None = None) -> int:
         return code
     finally:
         if keep:
-            print(f"\nBIND9 keeps running (pid {server.proc.pid if server.proc else '?'}).")
+            pid = server.proc.pid if server.proc else "?"
+            print(
+                f"\nBIND9 keeps running (pid {pid}) on 127.0.0.1:{server.port}, files in {workdir}:"
+                f"\n  dig @127.0.0.1 -p {server.port} -k {workdir / 'tsig.key'} AXFR {ZONE}"
+                f"\n  kill {pid}; rm -r {workdir}"
+            )
         else:
             server.stop()
+            shutil.rmtree(workdir, ignore_errors=True)

@@ -449,3 +449,101 @@ def test_alias_bombs_end_every_command_quickly_with_the_file_named(tmp_path: Pat
     )
     result = dnssync("plan", "-c", str(ok))
     assert "svc.yaml" in result.stderr and "aliases" in result.stderr
+
+
+# --- what plan and sync say ------------------------------------------------------
+
+
+def cli(*args: str, columns: int = 80) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DNSSYNC_")}
+    env["COLUMNS"] = str(columns)
+    return subprocess.run(
+        [sys.executable, "-m", "dnssync", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_names_are_never_split_at_80_columns(bind_server: DNSServer, tmp_path: Path) -> None:
+    """A table that fits is a table; one that does not becomes blocks: every name whole."""
+    zone = _zone(bind_server, "wide")
+    short = f"grafana.{zone}"
+    long = f"a-rather-long-service-name-for-the-table.monitoring.{zone}"
+    for name in (short, long):
+        man = manifests(tmp_path / name.split(".")[0], [service("s", name)])
+        cfg = _config(tmp_path, bind_server, zone, man)
+        result = cli("plan", "-c", str(cfg))
+        assert result.returncode == 2, result.stdout + result.stderr
+        assert name in result.stdout, result.stdout
+        assert all(len(line) <= 80 for line in result.stdout.splitlines() if name not in line)
+
+
+def test_applied_counts_the_rows_shown(bind_server: DNSServer, tmp_path: Path) -> None:
+    """A type change is two rows (delete A, create CNAME) and "applied 2 change(s)"."""
+    zone = _zone(bind_server, "rows")
+    man = manifests(tmp_path / "m", [service("s", f"app.{zone}")])
+    cfg = _config(tmp_path, bind_server, zone, man)
+    assert cli("sync", "--once", "-c", str(cfg)).returncode == 0
+    manifests(man, [service("s", f"app.{zone}", f"ingress.{zone}")])
+    planned = cli("plan", "-c", str(cfg), columns=200)
+    rows = [line for line in planned.stdout.splitlines() if f"app.{zone}" in line]
+    assert len(rows) == 2 and "2 change(s) pending" in planned.stdout, planned.stdout
+    synced = cli("sync", "--once", "-c", str(cfg), columns=200)
+    assert "applied 2 change(s)" in synced.stdout, synced.stdout
+
+
+def test_other_targets_records_are_a_count_and_strict_fails_on_skips(
+    bind_server: DNSServer, tmp_path: Path
+) -> None:
+    """Two targets: each says once how many records belong to the other; a name outside
+    every zone is skipped, counted in the summary, and fails the run under --strict."""
+    internal, lab = _zone(bind_server, "int"), _zone(bind_server, "lab")
+    objs = [service(f"i{i}", f"i{i}.{internal}") for i in range(3)]
+    objs += [service(f"l{i}", f"l{i}.{lab}") for i in range(2)]
+    objs += [service("away", "www.example.org")]
+    cfg = _config(tmp_path, bind_server, internal, manifests(tmp_path / "m", objs))
+    data = yaml.safe_load(cfg.read_text())
+    data["targets"].append({**data["targets"][0], "name": "lab", "zones": [lab]})
+    cfg.write_text(yaml.safe_dump(data))
+    planned = cli("plan", "-c", str(cfg), columns=200)
+    out = planned.stdout
+    assert planned.returncode == 2, out + planned.stderr
+    assert "2 record(s) belong to zones of other targets" in out
+    assert "3 record(s) belong to zones of other targets" in out
+    assert "not inside any zone of target" not in out
+    assert out.count("www.example.org") == 1  # skipped once, not once per target
+    assert "not inside any zone of any target" in out
+    assert "summary: 5 change(s) pending, 1 skipped" in out
+    strict = cli("plan", "--strict", "-c", str(cfg))
+    assert strict.returncode == 1
+
+
+def test_run_logs_start_up_and_each_applied_pass_in_json(
+    bind_server: DNSServer, tmp_path: Path
+) -> None:
+    """At info level run says what it serves, where it listens, and what each pass applied."""
+    zone = _zone(bind_server, "logs")
+    man = manifests(tmp_path / "m", [service("s", f"app.{zone}")])
+    cfg = _config(tmp_path, bind_server, zone, man)
+    port = free_port()
+    data = yaml.safe_load(cfg.read_text())
+    data["http"] = {"host": "127.0.0.1", "port": port}
+    data["log"] = {"level": "info", "format": "json"}
+    cfg.write_text(yaml.safe_dump(data))
+    with service_process("run", "-c", str(cfg), port=port) as proc:
+        deadline = time.monotonic() + 15
+        while axfr(bind_server, zone).get_rdataset(f"app.{zone}.", "A") is None:
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        manifests(man, [service("s", f"app.{zone}"), service("bad", f"bad.{zone}", "192.0.2.999")])
+        time.sleep(6)  # one manifests poll (5 s)
+        code, _, err = stop(proc)
+    assert code == 0
+    msgs = [json.loads(line)["msg"] for line in err.splitlines() if line.strip()]
+    assert any(m.startswith("target internal: server") and zone in m for m in msgs), msgs
+    assert any(m.startswith(f"http: listening on 127.0.0.1:{port}") for m in msgs), msgs
+    assert f"target internal: applied 1 change(s) in 1 message(s) to zone {zone}" in msgs
+    assert sum("apps/bad" in m and "192.0.2.999" in m for m in msgs) == 1, msgs

@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import os
+import re
+import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
 
-
-def test_demo_syncs_the_examples_and_converges() -> None:
-    """The demo publishes the example manifests, plans again to nothing, and stops BIND9."""
+def test_demo_syncs_the_examples_and_converges(tmp_path: Path) -> None:
+    """From any directory, the demo publishes the example manifests, plans again to nothing,
+    and stops BIND9 and removes its files."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("DNSSYNC_")}
     env["COLUMNS"] = "200"
     result = subprocess.run(
         [sys.executable, "-m", "dnssync", "demo"],
-        cwd=ROOT,
+        cwd=tmp_path,
         env=env,
         capture_output=True,
         text=True,
@@ -28,7 +30,31 @@ def test_demo_syncs_the_examples_and_converges() -> None:
     assert "grafana.home.tillo.ch" in out
     assert "in step" in out
     assert "router.home.tillo.ch." in out  # the manual record, untouched, in the dig output
-    pid_file = ROOT / ".demo" / "named.pid"
-    if pid_file.exists():
-        pid = int(pid_file.read_text().split()[0])
-        assert not Path(f"/proc/{pid}").exists(), "the demo left BIND9 running"
+    found = re.search(r"\(workdir (\S+)\)", out)
+    assert found is not None, out
+    assert not Path(found.group(1)).exists(), "the demo left its BIND9 directory behind"
+    assert not list(tmp_path.iterdir()), "the demo wrote into the working directory"
+
+
+def test_demo_keep_leaves_bind_running_and_says_how_to_reach_it(tmp_path: Path) -> None:
+    """--keep: BIND9 still answers afterwards, and the output says its pid, port and files."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DNSSYNC_")}
+    result = subprocess.run(
+        [sys.executable, "-m", "dnssync", "demo", "--keep"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    found = re.search(r"pid (\d+)\) on 127\.0\.0\.1:(\d+), files in (\S+):", result.stdout)
+    assert found is not None, result.stdout
+    pid, workdir = int(found.group(1)), Path(found.group(3))
+    try:
+        assert Path(f"/proc/{pid}").exists(), "BIND9 did not keep running"
+        assert f"dig @127.0.0.1 -p {found.group(2)}" in result.stdout
+    finally:
+        os.kill(pid, signal.SIGTERM)
+        shutil.rmtree(workdir, ignore_errors=True)

@@ -27,6 +27,7 @@ def write_config(tmp_path: Path, server: BindServer, zone: str, key: TsigKey | N
     key = key or server.key
     secret = tmp_path / "tsig.secret"
     secret.write_text(key.secret + "\n")
+    secret.chmod(0o600)  # a world-readable secret file is warned about
     path = tmp_path / "dnssync.yaml"
     path.write_text(
         "targets: []\n"
