@@ -252,14 +252,17 @@ def _check_service_config(cfg: Config) -> None:
 
 
 def _service_failed(group: BaseExceptionGroup[Exception]) -> int:
-    """A task of the service failed for good: one line per cause, then stop."""
+    """A task of the service failed for good: one log line per cause, then stop.
+
+    Logging is set up by then (stderr, text or JSON), so the cause is logged,
+    not printed a second time.
+    """
     found, rest = group.split((DnssyncError, OSError))
     if rest is not None or found is None:
         raise group
-    errors = _leaves(found)
-    for e in errors:
-        logging.getLogger("dnssync").error("stopping: %s", e)
-    print(f"dnssync: {'; '.join(str(e) for e in errors)}", file=sys.stderr)
+    for e in _leaves(found):
+        text = (e.strerror or str(e)) if isinstance(e, OSError) else str(e)
+        logging.getLogger("dnssync").error("stopping: %s", text)
     return EXIT_FAILED
 
 
