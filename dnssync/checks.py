@@ -21,8 +21,9 @@ wrong secret           BADSIG              BADSIG              unsigned answer
 unknown key name       BADKEY              BADKEY              unsigned answer
 =====================  ==================  ==================  ==================
 
-An unsigned answer to a signed query is told apart by asking again unsigned:
-a zone the server does not serve is refused then too.
+The Technitium stand-in answers a key not granted and bad key material as
+BIND does.  An unsigned answer to a signed query is told apart by asking
+again unsigned: a zone the server does not serve is refused then too.
 """
 
 from __future__ import annotations

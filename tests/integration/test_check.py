@@ -63,7 +63,7 @@ async def test_a_granted_key_passes_every_probe_and_the_zone_is_unchanged(
     before = _serial(dns_server, zone)
     rows = _by_check(await probe_target(_target(dns_server, zone)))
     assert all(passed for passed, _ in rows.values()), rows
-    assert set(rows) == {"SOA query", "signed AXFR", "UPDATE probe"}
+    assert set(rows) == {"SOA query", "signed AXFR", "UPDATE probe", "write scopes"}
     assert _serial(dns_server, zone) == before
 
 
