@@ -84,6 +84,7 @@ def source_options(cfg: TargetConfig) -> SourceOptions:
         default_targets=cfg.default_targets,
         ingress_tls_hosts=cfg.ingress_tls_hosts,
         publish_internal=cfg.publish_internal,
+        annotation_prefix=cfg.annotation_prefix,
     )
 
 
@@ -135,6 +136,7 @@ class Target:
             min_ttl=cfg.ttl.min,
             max_ttl=cfg.ttl.max,
             max_change_ratio=cfg.max_change_ratio,
+            ownership_ttl=cfg.ttl.min if cfg.ttl.ownership == "min" else None,
         )
         self.source_options = source_options(cfg)
         # The last pass that found nothing to do: inputs version, serials, result.

@@ -51,6 +51,7 @@ def _config(tmp: Path, server: DNSServer, zone: str, manifests: Path, **target: 
                 "owner_id": "cli-test",
                 "txt_prefix": "extdns-",
                 "annotation_filter": "external-dns.alpha.kubernetes.io/manage=mdapi",
+                "annotation_prefix": "external-dns.alpha.kubernetes.io/",
                 **target,
             }
         ],
