@@ -180,6 +180,14 @@ class TargetConfig(_Model):
     annotation_filter: str = ""
     #: external-dns's --annotation-prefix: the one prefix annotations are read under.
     annotation_prefix: str = "external-dns.kubernetes.io/"
+    #: external-dns's --domain-filter / --exclude-domains / --regex-domain-filter /
+    #: --regex-domain-exclusion: names outside are neither published nor touched.
+    domain_filter: tuple[str, ...] = ()
+    exclude_domains: tuple[str, ...] = ()
+    regex_domain_filter: str = ""
+    regex_domain_exclusion: str = ""
+    #: external-dns's --managed-record-types (of A, AAAA, CNAME).
+    managed_record_types: tuple[Literal["A", "AAAA", "CNAME"], ...] = ("A", "AAAA", "CNAME")
     sources: tuple[Literal["service", "ingress"], ...] = ("service", "ingress")
     default_targets: tuple[str, ...] = ()
     ttl: TTLConfig = TTLConfig()

@@ -3,7 +3,9 @@
 Rules, in the order they apply (external-dns semantics, with its faults
 fixed):
 
-* **Zone.** Endpoints outside the zone are skipped and reported.
+* **Zone and domain filter.** Endpoints outside the zone or the target's
+  domain filter are skipped and reported; records outside the filter are
+  never touched, whoever owns them (external-dns drops them from its plan).
 * **One winner per name.** When several objects want one name, the object
   that owns it now keeps it; otherwise the one external-dns would pick
   (its ``PerResource`` resolver: fewer targets, then the first differing
@@ -50,6 +52,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
+from dnssync.domainfilter import DomainFilter
 from dnssync.errors import InvalidName
 from dnssync.model import (
     MANAGED_TYPES,
@@ -87,6 +90,8 @@ class PlanOptions:
     managed_types: frozenset[str] = field(default=MANAGED_TYPES)
     #: TTL of the ownership TXTs written; None: the record's TTL.
     ownership_ttl: int | None = None
+    #: Names the target may touch (external-dns's --domain-filter and kin).
+    domain_filter: DomainFilter = field(default_factory=DomainFilter)
 
 
 def split_by_zone(
@@ -172,6 +177,9 @@ class _Planner:
             for txt_name in registry.claim_names(key.name, key.type, zone=self.zone):
                 if txt_name is not None:
                     self.holders[txt_name].add(key)
+            if not options.domain_filter.match(key.name):
+                cur.foreign[key.type] = "outside the domain filter"
+                continue
             claims = registry.claims(snapshot, key.name, key.type)
             mine = registry.owns(claims)
             if mine is not None:
@@ -197,6 +205,11 @@ class _Planner:
             if not in_zone(ep.name, self.zone):
                 self.skipped.append(
                     Skipped(ep.key, ep.source.resource, f"outside zone {self.zone}")
+                )
+                continue
+            if not self.options.domain_filter.match(ep.name):
+                self.skipped.append(
+                    Skipped(ep.key, ep.source.resource, "outside the domain filter")
                 )
                 continue
             if ep.type not in self.options.managed_types:
@@ -511,6 +524,9 @@ class _Planner:
             typed, legacy = self.registry.records_of(txt_name, zone=self.zone)
             if legacy is None and not (typed and all(t in managed for _, t in typed)):
                 continue
+            marked = [r for r, _ in typed] + ([legacy] if legacy else [])
+            if not all(self.options.domain_filter.match(r) for r in marked):
+                continue  # it marks names outside the domain filter: not ours to touch
             self.orphan_count += 1
             rrset = self.snapshot.rrsets[key]
             if self.options.policy is Policy.SYNC:
