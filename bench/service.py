@@ -84,6 +84,7 @@ def target(s: DNSServer, zone: str) -> TargetConfig:
         owner_id="bench",
         txt_prefix="extdns-",
         annotation_filter=f"{MANAGE}=mdapi",
+        annotation_prefix="external-dns.alpha.kubernetes.io/",
         interval=3600.0,
         max_change_ratio=None,
     )
@@ -203,7 +204,8 @@ async def main():
     from pathlib import Path
     api = await api_client(Path({cfg!r}))
     index = ObjectIndex()
-    view = index.view(SourceOptions(annotation_filter=parse_filter("{manage}=mdapi")),
+    view = index.view(SourceOptions(annotation_filter=parse_filter("{manage}=mdapi"),
+                                     annotation_prefix="external-dns.alpha.kubernetes.io/"),
                       {{"service", "ingress"}})
     t = time.perf_counter()
     infs = [Informer(api, r, index) for r in (SERVICES, INGRESSES)]

@@ -100,6 +100,7 @@ def config(tmp: Path, s: DNSServer, zone: str, mdir: Path) -> Path:
                 "policy": "sync",
                 "owner_id": "bench",
                 "txt_prefix": "extdns-",
+                "annotation_prefix": "external-dns.alpha.kubernetes.io/",
                 "max_change_ratio": None,
             }
         ],

@@ -183,9 +183,12 @@ def _host_port(text: str, default: int) -> tuple[str, int]:
 
 
 class TTLConfig(_Model):
-    default: int = Field(300, ge=1, le=2_147_483_647)
+    #: 0 is external-dns's TTL for records without a ttl annotation.
+    default: int = Field(300, ge=0, le=2_147_483_647)
     min: int = Field(0, ge=0, le=2_147_483_647)
     max: int = Field(604_800, ge=1, le=2_147_483_647)
+    #: Ownership TXTs at the record's TTL, or at ``min`` as external-dns writes them.
+    ownership: Literal["record", "min"] = "record"
 
     @model_validator(mode="after")
     def _order(self) -> TTLConfig:
@@ -211,6 +214,16 @@ class TargetConfig(_Model):
     txt_encrypt_key: SecretStr | None = None
     txt_encrypt_key_file: Path | None = None
     annotation_filter: str = ""
+    #: external-dns's --annotation-prefix: the one prefix annotations are read under.
+    annotation_prefix: str = "external-dns.kubernetes.io/"
+    #: external-dns's --domain-filter / --exclude-domains / --regex-domain-filter /
+    #: --regex-domain-exclusion: names outside are neither published nor touched.
+    domain_filter: tuple[str, ...] = ()
+    exclude_domains: tuple[str, ...] = ()
+    regex_domain_filter: str = ""
+    regex_domain_exclusion: str = ""
+    #: external-dns's --managed-record-types (of A, AAAA, CNAME).
+    managed_record_types: tuple[Literal["A", "AAAA", "CNAME"], ...] = ("A", "AAAA", "CNAME")
     sources: tuple[Literal["service", "ingress"], ...] = ("service", "ingress")
     default_targets: tuple[str, ...] = ()
     ttl: TTLConfig = TTLConfig()

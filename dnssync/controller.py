@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from dnssync import retry
 from dnssync.config import TargetConfig
+from dnssync.domainfilter import DomainFilter
 from dnssync.errors import (
     ConfigError,
     DnssyncError,
@@ -91,7 +92,20 @@ def source_options(cfg: TargetConfig) -> SourceOptions:
         default_targets=cfg.default_targets,
         ingress_tls_hosts=cfg.ingress_tls_hosts,
         publish_internal=cfg.publish_internal,
+        annotation_prefix=cfg.annotation_prefix,
     )
+
+
+def domain_filter(cfg: TargetConfig) -> DomainFilter:
+    try:
+        return DomainFilter(
+            cfg.domain_filter,
+            cfg.exclude_domains,
+            cfg.regex_domain_filter,
+            cfg.regex_domain_exclusion,
+        )
+    except ConfigError as e:
+        raise ConfigError(f"target {cfg.name}: {e}") from None
 
 
 class Target:
@@ -143,6 +157,9 @@ class Target:
             max_ttl=cfg.ttl.max,
             max_change_ratio=cfg.max_change_ratio,
             safety_floor=cfg.safety_floor,
+            ownership_ttl=cfg.ttl.min if cfg.ttl.ownership == "min" else None,
+            managed_types=frozenset(cfg.managed_record_types),
+            domain_filter=domain_filter(cfg),
         )
         self.source_options = source_options(cfg)
         # The last pass that found nothing to do: inputs version, serials, result.

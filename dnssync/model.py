@@ -114,6 +114,8 @@ class Owned:
     rrset: RRset
     owner: Ownership
     resource: str = ""
+    #: TTL the ownership TXT is written with; None: the record's own TTL.
+    txt_ttl: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,11 +3,15 @@
 Rules, in the order they apply (external-dns semantics, with its faults
 fixed):
 
-* **Zone.** Endpoints outside the zone are skipped and reported.
+* **Zone and domain filter.** Endpoints outside the zone or the target's
+  domain filter are skipped and reported; records outside the filter are
+  never touched, whoever owns them (external-dns drops them from its plan).
 * **One winner per name.** When several objects want one name, the object
-  that owns it now keeps it; otherwise fewer targets win, then addresses
-  before hostnames, then the resource name, lexicographically.  Losers are
-  reported as :class:`~dnssync.model.Conflict` s -- never merged silently.
+  that owns it now keeps it; otherwise the one external-dns would pick
+  (its ``PerResource`` resolver: fewer targets, then the first differing
+  target of the sorted lists, addresses before host names and in address
+  order), and the resource name breaks a tie.  Losers are reported as
+  :class:`~dnssync.model.Conflict` s -- never merged silently.
 * **Ownership.** A record set is ours only when its ownership TXT carries our
   owner id (:mod:`dnssync.registry`).  Records of other owners and of no
   owner (manual, DHCP) are never updated or deleted; a desired record that
@@ -24,7 +28,14 @@ fixed):
 * **CNAME is exclusive.** A CNAME is only created at a name with no other
   data, and no other type next to a CNAME.
 * **TTL.** An endpoint's TTL, clamped to the bounds; with none, an existing
-  record keeps its TTL (no churn) and a new one gets the default.
+  record keeps its TTL (no churn) and a new one gets the default.  The
+  clamped TTL is what is compared with the zone, so a ``min_ttl`` above an
+  annotation rewrites nothing on later passes (external-dns #6723).
+  Ownership TXTs get the record's TTL, or ``ownership_ttl`` when set
+  (external-dns writes them at ``--rfc2136-min-ttl``).
+* **Legacy ownership.** A record of ours known only by its untyped
+  (<= v0.17) TXT gets its typed TXT on the next pass, as external-dns
+  forces an update when the typed name is missing.
 * **Safety gate.** A plan that would delete or rewrite more than a set share
   of the owned record sets is refused unless forced.
 * **Prerequisites.** Every change carries what it was planned on: our
@@ -36,10 +47,12 @@ Applying a plan and planning again gives an empty plan.
 
 from __future__ import annotations
 
+import ipaddress
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
+from dnssync.domainfilter import DomainFilter
 from dnssync.errors import InvalidName
 from dnssync.model import (
     MANAGED_TYPES,
@@ -75,6 +88,10 @@ class PlanOptions:
     safety_floor: int = 5
     force: bool = False
     managed_types: frozenset[str] = field(default=MANAGED_TYPES)
+    #: TTL of the ownership TXTs written; None: the record's TTL.
+    ownership_ttl: int | None = None
+    #: Names the target may touch (external-dns's --domain-filter and kin).
+    domain_filter: DomainFilter = field(default_factory=DomainFilter)
 
 
 def split_by_zone(
@@ -92,10 +109,23 @@ def split_by_zone(
     return by_zone, outside
 
 
-def _rank(endpoints: list[Endpoint]) -> tuple[int, int, str]:
-    targets = sum(len(e.targets) for e in endpoints)
-    hostnames = int(any(e.type == "CNAME" for e in endpoints))
-    return (targets, hostnames, endpoints[0].source.resource)
+def _target_key(target: str) -> tuple[int, int, int, str]:
+    """external-dns's order of two targets: addresses first, in address order, then text."""
+    try:
+        address = ipaddress.ip_address(target)
+    except ValueError:
+        return (1, 0, 0, target)
+    return (0, address.version, int(address), "")
+
+
+def _rank(endpoints: list[Endpoint]) -> tuple[int, tuple[tuple[int, int, int, str], ...], str]:
+    """external-dns's ``Targets.IsLess`` as a sort key, then the resource name for ties.
+
+    It compares the count first, then the targets sorted as text, element by
+    element; the resource name stands in for its input order on a tie.
+    """
+    targets = sorted(t for e in endpoints for t in e.targets)
+    return (len(targets), tuple(_target_key(t) for t in targets), endpoints[0].source.resource)
 
 
 @dataclass(slots=True)
@@ -147,6 +177,9 @@ class _Planner:
             for txt_name in registry.claim_names(key.name, key.type, zone=self.zone):
                 if txt_name is not None:
                     self.holders[txt_name].add(key)
+            if not options.domain_filter.match(key.name):
+                cur.foreign[key.type] = "outside the domain filter"
+                continue
             claims = registry.claims(snapshot, key.name, key.type)
             mine = registry.owns(claims)
             if mine is not None:
@@ -172,6 +205,11 @@ class _Planner:
             if not in_zone(ep.name, self.zone):
                 self.skipped.append(
                     Skipped(ep.key, ep.source.resource, f"outside zone {self.zone}")
+                )
+                continue
+            if not self.options.domain_filter.match(ep.name):
+                self.skipped.append(
+                    Skipped(ep.key, ep.source.resource, "outside the domain filter")
                 )
                 continue
             if ep.type not in self.options.managed_types:
@@ -212,7 +250,7 @@ class _Planner:
                     winner, reason = keep[0], "already owns the name"
                 else:
                     winner = min(claimants, key=lambda r: _rank(claimants[r]))
-                    reason = "fewer targets, addresses before hostnames, then name order"
+                    reason = "fewer targets, then lower targets (addresses first), as external-dns"
                 eps = claimants[winner]
                 losers = tuple(sorted(r for r in claimants if r != winner))
                 self.conflicts.append(Conflict(name, winner, losers, reason))
@@ -267,11 +305,14 @@ class _Planner:
                 continue
             if current is not None:
                 claim = cur.ours[type_]
-                if current == target:
+                # A legacy-only claim is rewritten even when the record is right:
+                # external-dns does the same (a forced update when the typed TXT is missing).
+                if current == target and not claim.legacy:
                     continue
                 if policy is Policy.CREATE_ONLY:
+                    what = "differs" if current != target else "has only a legacy ownership record"
                     self.skipped.append(
-                        Skipped(ep.key, resource, "differs, but the policy is create-only")
+                        Skipped(ep.key, resource, f"{what}, but the policy is create-only")
                     )
                     continue
                 ownership = self._ownership(name, type_, resource)
@@ -282,7 +323,7 @@ class _Planner:
                     blocked = True
                     continue
                 old.append(self.owned(current, claim))
-                new.append(Owned(target, ownership, resource))
+                new.append(self._new(target, ownership, resource))
                 continue
             # A type we don't have at this name yet.
             conflicting = [
@@ -336,7 +377,7 @@ class _Planner:
                 # A type change: ours of the other type goes in the same message.
                 if all(o.rrset.type != t for o in old):
                     old.append(self.owned(cur.rrsets[t], cur.ours[t]))
-            new.append(Owned(target, self._ownership(name, type_, resource), resource))
+            new.append(self._new(target, self._ownership(name, type_, resource), resource))
         replaced = {o.rrset.type for o in old}
         # Ours at this name that nothing wants any more.
         for type_, claim in sorted(cur.ours.items()):
@@ -376,6 +417,9 @@ class _Planner:
         if self.snapshot.get(txt_name, "CNAME") is not None:
             return f"its ownership record name {txt_name} holds a CNAME"
         return None
+
+    def _new(self, rrset: RRset, ownership: Ownership, resource: str) -> Owned:
+        return Owned(rrset, ownership, resource, self.options.ownership_ttl)
 
     def _ownership(self, name: str, type_: str, resource: str) -> Ownership:
         return self.registry.ownership(name, type_, zone=self.zone, resource=resource)
@@ -480,6 +524,9 @@ class _Planner:
             typed, legacy = self.registry.records_of(txt_name, zone=self.zone)
             if legacy is None and not (typed and all(t in managed for _, t in typed)):
                 continue
+            marked = [r for r, _ in typed] + ([legacy] if legacy else [])
+            if not all(self.options.domain_filter.match(r) for r in marked):
+                continue  # it marks names outside the domain filter: not ours to touch
             self.orphan_count += 1
             rrset = self.snapshot.rrsets[key]
             if self.options.policy is Policy.SYNC:

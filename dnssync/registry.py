@@ -30,9 +30,11 @@ Name
     without ``<type>-`` and with ``%{record_type}`` removed; external-dns
     consults it only when no typed TXT exists, never for AAAA, and only at a
     name its own parser does not read as a typed one -- dnssync does the same.
-    Affixes are checked once (:class:`RegistryOptions`): ``%{record_type}`` must
-    sit next to ``-``, ``_`` or ``.`` (else ``a``+``aaaz`` and ``aaaa``+``z`` would
-    collide) and no affix may create an empty label.
+    Affixes are checked once (:class:`RegistryOptions`): no affix may create an
+    empty label.  ``%{record_type}`` may touch the record's own label
+    (``%{record_type}foo.`` gives ``cnamefoo.example.com``), as external-dns
+    accepts it; such an affix lets ``a``+``aaaz`` and ``aaaa``+``z`` share one
+    ownership name, in external-dns and here alike, so prefer a separator.
 
 Apex
     external-dns maps the apex ``example.com`` to ``a-example.com``, a sibling of
@@ -150,7 +152,8 @@ class RegistryOptions:
         object.__setattr__(self, "wildcard_replacement", self.wildcard_replacement.lower())
         if not self.owner_id:
             raise ConfigError("owner id: must not be empty")
-        bad = [c for c in self.owner_id if c in ',="' or not c.isprintable()]
+        # '=' is fine: external-dns splits a label at its first '=' only.
+        bad = [c for c in self.owner_id if c in ',"' or not c.isprintable()]
         if bad:
             raise ConfigError(
                 f"owner id {self.owner_id!r}: may not contain {''.join(sorted(set(bad)))!r} "
@@ -196,16 +199,6 @@ def _check_affix(what: str, affix: str, *, suffix: bool) -> None:
         )
     if ".." in probe or (probe.endswith(".") if suffix else probe.startswith(".")):
         raise ConfigError(f"{what} {affix!r}: would produce an empty label in ownership names")
-    # The type must be separated from the record's own label by a character
-    # no type name holds, or `a`+`aaaz` and `aaaa`+`z` would collide.
-    for m in re.finditer(re.escape(RECORD_TEMPLATE), affix):
-        neighbour = affix[m.start() - 1 : m.start()] if suffix else affix[m.end() : m.end() + 1]
-        if not neighbour or neighbour.isalnum():
-            side = "preceded" if suffix else "followed"
-            raise ConfigError(
-                f"{what} {affix!r}: {RECORD_TEMPLATE} must be {side} by '-', '_' or '.' "
-                "so that ownership names of different types cannot collide"
-            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,8 +228,8 @@ def format_labels(labels: Mapping[str, str]) -> str:
         value = labels[key]
         if not key or key == "heritage" or any(c in key for c in ',="'):
             raise InvalidInput(f"registry label key {key!r} cannot be stored")
-        if any(c in value for c in ',="'):
-            raise InvalidInput(f"registry label {key}={value!r}: may not contain ',', '=' or '\"'")
+        if any(c in value for c in ',"'):
+            raise InvalidInput(f"registry label {key}={value!r}: may not contain ',' or '\"'")
         tokens.append(f"{HERITAGE}/{key}={value}")
     return ",".join(tokens)
 
@@ -245,18 +238,17 @@ def parse_labels(text: str) -> dict[str, str] | None:
     """The labels of a registry value, or None for any other TXT.
 
     Mirrors external-dns's ``NewLabelsFromStringPlain``: quotes at either end
-    are dropped; tokens are split at ``,`` and kept only when they hold exactly
-    one ``=``; ``heritage`` must be present and equal ``external-dns``; keys
-    starting with ``external-dns`` are kept without ``external-dns/``; later
-    duplicates win.  Never raises.
+    are dropped; tokens are split at ``,``, then at their first ``=`` (tokens
+    without one are skipped, so a value may hold ``=``); ``heritage`` must be
+    present and equal ``external-dns``; keys starting with ``external-dns`` are
+    kept without ``external-dns/``; later duplicates win.  Never raises.
     """
     found = False
     labels: dict[str, str] = {}
     for token in text.strip('"').split(","):
-        parts = token.split("=")
-        if len(parts) != 2:
+        key, eq, value = token.partition("=")
+        if not eq:
             continue
-        key, value = parts
         if key == "heritage":
             if value != HERITAGE:
                 return None
@@ -380,6 +372,14 @@ class Registry:
         if isinstance(memo, InvalidName):
             raise memo
         return memo
+
+    def external_txt_name(self, name: str, type_: str) -> str:
+        """external-dns's own ownership name for a record (its ``ToTXTName``), zone aside.
+
+        The same as :meth:`txt_name` except at the apex, where external-dns's
+        name may lie outside the zone.  Not checked for DNS validity.
+        """
+        return self._map(_lower(name), type_.upper())
 
     def _typed_name(self, name: str, type_: str, zone: str) -> str:
         name, zone, rtype = self._canonical(name, zone, type_)

@@ -288,7 +288,8 @@ def encode(changes: Iterable[Change], zone: str, *, msg_id: int) -> bytes:
                 updates += once(rr.name, t, _IN, rr.ttl, rdata_wire(rr.type, v))
             if owned.owner not in old_owners:
                 data = rdata_wire("TXT", owned.owner.value)
-                updates += once(owned.owner.name, _TXT, _IN, rr.ttl, data)
+                txt_ttl = rr.ttl if owned.txt_ttl is None else owned.txt_ttl
+                updates += once(owned.owner.name, _TXT, _IN, txt_ttl, data)
         for leftover in change.leftovers:
             # One value each (class NONE): other owners' and users' values stay.
             if leftover not in new_owners:

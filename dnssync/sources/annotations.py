@@ -5,15 +5,15 @@ Pure: no I/O, no clock, no env.  The Service and Ingress converters
 Kubernetes JSON objects through the helpers at the end of this module, so both
 apply one set of rules:
 
-* **Prefixes.**  Every annotation is read under both ``external-dns.kubernetes.io/``
-  (external-dns >= 0.22) and ``external-dns.alpha.kubernetes.io/``.  When both
-  are present the newer prefix wins, even if its value differs (or is empty):
-  whoever wrote the newer key meant it to replace the old one.
+* **Prefix.**  Annotations are read under exactly one prefix per target,
+  ``SourceOptions.annotation_prefix``, as external-dns v0.22's
+  ``--annotation-prefix`` (default ``external-dns.kubernetes.io/``); there is
+  no fallback to ``external-dns.alpha.kubernetes.io/``, so a cluster that
+  external-dns reads with the alpha prefix sets it here too, and leftover
+  annotations under the other prefix are ignored by both tools alike.
 * **Filter.**  :func:`parse_filter` reads the Kubernetes label-selector syntax
-  external-dns uses for ``--annotation-filter``.  Unlike external-dns, a
-  filter key under one of the two prefixes also matches the same annotation
-  under the other prefix (through :func:`get`), so moving objects to the new
-  prefix does not silently drop them from the filter.
+  external-dns uses for ``--annotation-filter``, matched against the
+  annotations exactly as written (full keys, no prefix aliasing).
 * **Controller.**  As in external-dns, an object whose ``controller``
   annotation is set to anything but ``dns-controller`` is not ours.
 * **Lists.**  ``hostname`` and ``target`` are comma-separated; blanks around
@@ -32,14 +32,21 @@ apply one set of rules:
   (external-dns's own conflict rule prefers IPs over host names), because the
   object's author cannot fix that status.
 
-What one bad value costs (``Conversion.errors`` always says which value):
+What one bad value costs (``Conversion.errors`` always says which value, so
+each one is still reported as an Event, a log line and a metric), annotation
+by annotation as in external-dns:
 
-* ``ttl``, ``target``, ``ingress-hostname-source``, a malformed target in
-  the status or the defaults, or a non-string annotation value: the whole
-  object produces nothing.  Every endpoint depends on them, and publishing
-  with the wrong TTL or a partial target set is worse than publishing late.
+* ``ttl``: the default TTL is used (external-dns logs it and uses "not
+  configured");
+* ``ingress-hostname-source``: ignored, every host source is used (as in
+  external-dns);
+* a non-string annotation value (only a manifest can hold one): that
+  annotation is ignored;
 * one bad host name among several: only that name is skipped; the others
-  are still published.
+  are still published;
+* ``target`` (or a malformed target in the status or the defaults): the
+  names it serves get nothing, since every one of their records depends on
+  it -- external-dns would hand the bad text to the provider, which fails.
 * the same name asked for with incompatible targets (Service ``hostname`` and
   ``internal-hostname`` resolving to a CNAME and an IP), or a CNAME to itself:
   only that name is skipped.
@@ -58,8 +65,10 @@ from dnssync import names
 from dnssync.errors import ConfigError, InvalidInput
 from dnssync.model import Endpoint, ObjectRef
 
-#: The annotation prefixes read, newest first: the first one present wins.
-PREFIXES: Final = ("external-dns.kubernetes.io/", "external-dns.alpha.kubernetes.io/")
+#: external-dns v0.22's default ``--annotation-prefix``.
+DEFAULT_PREFIX: Final = "external-dns.kubernetes.io/"
+#: The prefix of external-dns before v0.22 (and of the seed's cluster).
+ALPHA_PREFIX: Final = "external-dns.alpha.kubernetes.io/"
 
 #: external-dns's ``controller`` annotation value that means "ours".
 CONTROLLER_VALUE: Final = "dns-controller"
@@ -71,24 +80,18 @@ TTL_MAX: Final = 2**31 - 1  # external-dns: math.MaxInt32
 # --- reading annotations ----------------------------------------------------
 
 
-@functools.lru_cache(maxsize=256)
-def _full_keys(key: str) -> tuple[str, ...]:
-    return tuple(prefix + key for prefix in PREFIXES)
+def find(
+    annotations: Mapping[str, str], key: str, prefix: str = DEFAULT_PREFIX
+) -> tuple[str, str] | None:
+    """``(full annotation name, value)`` for ``key`` under ``prefix``, if set."""
+    full = prefix + key
+    value = annotations.get(full)
+    return None if value is None else (full, value)
 
 
-def find(annotations: Mapping[str, str], key: str) -> tuple[str, str] | None:
-    """``(full annotation name, value)`` for ``key`` under the newest prefix set."""
-    for full in _full_keys(key):
-        value = annotations.get(full)
-        if value is not None:
-            return full, value
-    return None
-
-
-def get(annotations: Mapping[str, str], key: str) -> str | None:
-    """The value of ``key`` (``hostname``, ``target``, ``ttl``...) under either prefix."""
-    found = find(annotations, key)
-    return None if found is None else found[1]
+def get(annotations: Mapping[str, str], key: str, prefix: str = DEFAULT_PREFIX) -> str | None:
+    """The value of ``key`` (``hostname``, ``target``, ``ttl``...) under ``prefix``."""
+    return annotations.get(prefix + key)
 
 
 def split_list(text: str) -> list[str]:
@@ -125,7 +128,7 @@ class Requirement:
     values: tuple[str, ...] = ()
 
     def matches(self, annotations: Mapping[str, str]) -> bool:
-        value = _filter_value(annotations, self.key)
+        value = annotations.get(self.key)
         if self.operator == EXISTS:
             return value is not None
         if self.operator == NOT_EXISTS:
@@ -134,13 +137,6 @@ class Requirement:
             return value is not None and value in self.values
         # != and notin match objects without the key, as in Kubernetes.
         return value is None or value not in self.values
-
-
-def _filter_value(annotations: Mapping[str, str], key: str) -> str | None:
-    for prefix in PREFIXES:
-        if key.startswith(prefix):
-            return get(annotations, key[len(prefix) :])
-    return annotations.get(key)
 
 
 @dataclass(frozen=True, slots=True)
@@ -484,6 +480,8 @@ class SourceOptions:
     #: ClusterIP Services publish their cluster IPs (external-dns --publish-internal-services).
     publish_internal: bool = False
     default_ttl: int | None = None
+    #: external-dns's ``--annotation-prefix``: the one prefix annotations are read under.
+    annotation_prefix: str = DEFAULT_PREFIX
 
 
 @dataclass(frozen=True, slots=True)
@@ -532,7 +530,11 @@ class ObjectWork:
         return f"{self.label}: {place}"
 
     def annotation(self, key: str) -> tuple[str, str] | None:
-        return find(self.annotations, key)
+        return find(self.annotations, key, self.options.annotation_prefix)
+
+    def key(self, key: str) -> str:
+        """The full annotation name of ``key``, for messages."""
+        return self.options.annotation_prefix + key
 
     def error(self, message: str, place: str = "") -> None:
         self.errors.append(InvalidInput(message, where=self.at(place) if place else self.label))
@@ -682,7 +684,7 @@ def begin(obj: object, kind: str, options: SourceOptions) -> ObjectWork | Conver
     options_filter = options.annotation_filter
     if options_filter is not None and not options_filter.matches(annotations):
         return NOT_SELECTED
-    controller = get(annotations, "controller")
+    controller = get(annotations, "controller", options.annotation_prefix)
     if controller is not None and controller != CONTROLLER_VALUE:
         return NOT_SELECTED  # another controller's object, as in external-dns
     if not isinstance(name, str) or not name or not isinstance(namespace, str):
@@ -703,19 +705,20 @@ def begin(obj: object, kind: str, options: SourceOptions) -> ObjectWork | Conver
         if not (isinstance(k, str) and isinstance(v, str))
     )
     if bad:
-        # The API server refuses these; in a manifest, quote the value.
-        work.error(f"annotation values must be strings (quote them in YAML): {', '.join(bad)}")
-        return work.failed()
+        # The API server refuses these; in a manifest, quote the value.  They
+        # are left out of `annotations` above, so only they are ignored.
+        work.error(
+            f"annotation values must be strings (quote them in YAML); ignored: {', '.join(bad)}"
+        )
+    work.ttl = options.default_ttl
     ttl_found = work.annotation("ttl")
     if ttl_found is not None:
         full, value = ttl_found
         try:
             work.ttl = parse_ttl(value, where=work.at(f"annotation {full}"))
         except InvalidInput as e:
-            work.errors.append(e)
-            return work.failed()
-    else:
-        work.ttl = options.default_ttl
+            # external-dns logs it and publishes with its default TTL.
+            work.errors.append(InvalidInput(f"{e.message}; the default TTL is used", where=e.where))
     target_found = work.annotation("target")
     if target_found is not None and target_found[1].strip():
         full, value = target_found

@@ -10,9 +10,8 @@ Names, all merged (a name listed twice is one name):
 The ``ingress-hostname-source`` annotation narrows that per object, as in
 external-dns: ``annotation-only`` drops the rule and TLS hosts,
 ``defined-hosts-only`` drops the annotation (case-insensitive; empty means
-unset).  Any other value is an error and
-the object produces nothing (external-dns ignores it and publishes every
-source, which may be exactly what the author tried to prevent).
+unset).  Any other value is reported and ignored: every source is used, as
+in external-dns.
 
 Targets: the ``target`` annotation, else ``status.loadBalancer.ingress``
 (ip -> A/AAAA, hostname -> CNAME; an IP beside a host name wins), else
@@ -26,7 +25,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from dnssync.sources.annotations import (
-    PREFIXES,
     Conversion,
     SourceOptions,
     begin,
@@ -63,10 +61,9 @@ def ingress_endpoints(obj: Mapping[str, Any], options: SourceOptions) -> Convers
         elif mode:
             work.error(
                 f"{value!r} is not a hostname source; "
-                f"expected {ANNOTATION_ONLY!r} or {DEFINED_HOSTS_ONLY!r}",
+                f"expected {ANNOTATION_ONLY!r} or {DEFINED_HOSTS_ONLY!r}; every source is used",
                 f"annotation {full}",
             )
-            return work.failed()
 
     spec = _mapping(obj.get("spec"))
     hosts: list[str] = []
@@ -89,7 +86,7 @@ def ingress_endpoints(obj: Mapping[str, Any], options: SourceOptions) -> Convers
             for place, used in (
                 ("spec.rules[].host", use_rules),
                 ("spec.tls[].hosts", use_tls),
-                (f"annotation {PREFIXES[1]}hostname", use_annotation),
+                (f"annotation {work.key('hostname')}", use_annotation),
             )
             if used
         ]
@@ -114,7 +111,7 @@ def ingress_endpoints(obj: Mapping[str, Any], options: SourceOptions) -> Convers
             work.error(
                 f"no target for {', '.join(sorted(set(hosts)))}: the ingress controller has not "
                 "set status.loadBalancer.ingress; set the target annotation "
-                f"({PREFIXES[1]}target)"
+                f"({work.key('target')})"
             )
             return work.failed()
         by_type = work.group(targets, origin)

@@ -34,7 +34,6 @@ from typing import Any, Final
 
 from dnssync.errors import InvalidInput
 from dnssync.sources.annotations import (
-    PREFIXES,
     Conversion,
     ObjectWork,
     SourceOptions,
@@ -44,7 +43,6 @@ from dnssync.sources.annotations import (
 )
 
 SERVICE_TYPES: Final = frozenset({"ClusterIP", "NodePort", "LoadBalancer", "ExternalName"})
-_TARGET_HINT: Final = f"set the target annotation ({PREFIXES[1]}target)"
 
 
 def _strings(value: object) -> list[str]:
@@ -155,7 +153,8 @@ def _resolve(
         if defaults:
             return work.group(defaults, "default targets")
         which = "internal-hostname" if internal else "hostname"
-        work.error(f"no target for {which} {', '.join(hosts)}: {why}; {_TARGET_HINT}")
+        hint = f"set the target annotation ({work.key('target')})"
+        work.error(f"no target for {which} {', '.join(hosts)}: {why}; {hint}")
         return None
     return work.group(targets, origin)
 
@@ -169,7 +168,7 @@ def service_endpoints(obj: Mapping[str, Any], options: SourceOptions) -> Convers
     external = work.hostnames_from("hostname") or []
     internal = work.hostnames_from("internal-hostname") or []
     if not external and not internal:
-        return no_names(work, f"set annotation {PREFIXES[1]}hostname")
+        return no_names(work, f"set annotation {work.key('hostname')}")
     spec = obj.get("spec")
     spec = spec if isinstance(spec, Mapping) else {}
     service_type = spec.get("type") or "ClusterIP"

@@ -264,6 +264,22 @@ CHALLENGES = ResourceType(
     return_deleted=True,
 )
 
+# What external-dns's service source watches besides Services (its informers for
+# headless and NodePort Services); listed and watched like any other resource.
+PODS = ResourceType(
+    "", "v1", "pods", "Pod", status_subresource=True, return_deleted=True, short_names=("po",)
+)
+NODES = ResourceType(
+    "",
+    "v1",
+    "nodes",
+    "Node",
+    namespaced=False,
+    status_subresource=True,
+    short_names=("no",),
+)
+ENDPOINT_SLICES = ResourceType("discovery.k8s.io", "v1", "endpointslices", "EndpointSlice")
+
 DEFAULT_RESOURCES: tuple[ResourceType, ...] = (
     SERVICES,
     CONFIGMAPS,

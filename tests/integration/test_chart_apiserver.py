@@ -95,6 +95,7 @@ def run_values(bind: BindServer, zone: str) -> dict[str, Any]:
                 "policy": "sync",
                 "owner_id": "chart",
                 "txt_prefix": "extdns-",
+                "annotation_prefix": "external-dns.alpha.kubernetes.io/",
             }
         ],
         "tsig": {"secrets": {bind.key.name: bind.key.secret}},

@@ -52,6 +52,7 @@ def _config(tmp: Path, server: DNSServer, zone: str, manifests: Path, **target: 
                 "owner_id": "cli-test",
                 "txt_prefix": "extdns-",
                 "annotation_filter": "external-dns.alpha.kubernetes.io/manage=mdapi",
+                "annotation_prefix": "external-dns.alpha.kubernetes.io/",
                 **target,
             }
         ],
@@ -203,7 +204,7 @@ metadata:
 def test_bad_input_is_reported_by_place_and_the_rest_syncs(
     bind_server: DNSServer, tmp_path: Path
 ) -> None:
-    """Invalid names, IPs, TTLs, zones and YAML are each named; valid objects still sync."""
+    """Invalid names, IPs, TTLs, zones and YAML are each named; the valid rest still syncs."""
     zone = f"bad{next(_count)}.test"
     bind_server.add_zone(zone)
     manifests = tmp_path / "manifests"
@@ -224,8 +225,11 @@ def test_bad_input_is_reported_by_place_and_the_rest_syncs(
     assert "www.example.org" in out and "not inside any zone" in out
     z = axfr(bind_server, zone)
     assert _rr(z, "fine", "A") == ["192.0.2.35"]
-    for name in ("badip", "badttl"):
-        assert not _rr(z, name, "A")
+    assert not _rr(z, "badip", "A")
+    # A bad ttl degrades to the default TTL, as in external-dns (still reported above).
+    assert _rr(z, "badttl", "A") == ["192.0.2.33"]
+    badttl = z.get_rdataset("badttl", "A")
+    assert badttl is not None and badttl.ttl == 300
 
 
 def test_invalid_config_exits_2_with_a_clear_message(tmp_path: Path) -> None:

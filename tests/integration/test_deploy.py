@@ -575,6 +575,7 @@ def write_run_config(folder: Path, *, http_port: int) -> Path:
                 "zones": ["home.tillo.ch"],
                 "key": {"name": "dnssync-internal", "secret_file": str(secret)},
                 "annotation_filter": "external-dns.alpha.kubernetes.io/manage=mdapi",
+                "annotation_prefix": "external-dns.alpha.kubernetes.io/",
             }
         ],
         "http": {"host": "127.0.0.1", "port": http_port},

@@ -19,7 +19,10 @@ from dnssync.sources.kube import INGRESSES, SERVICES, Backoff, Informer, Resourc
 from tests.fakekube import FakeKube, fake_kube
 
 MANAGE = "external-dns.alpha.kubernetes.io/manage"
-OPTIONS = SourceOptions(annotation_filter=parse_filter(f"{MANAGE}=mdapi"))
+OPTIONS = SourceOptions(
+    annotation_filter=parse_filter(f"{MANAGE}=mdapi"),
+    annotation_prefix="external-dns.alpha.kubernetes.io/",
+)
 
 
 def service(name: str, ip: str = "192.0.2.10", *, ns: str = "apps", **ann: str) -> dict[str, Any]:

@@ -49,6 +49,7 @@ def target(name: str, server: DNSServer, zone: str, **kw: Any) -> TargetConfig:
         owner_id="svc-test",
         txt_prefix="extdns-",
         annotation_filter=f"{MANAGE}=mdapi",
+        annotation_prefix="external-dns.alpha.kubernetes.io/",
         interval=kw.pop("interval", 3600.0),
         **kw,
     )

@@ -6,7 +6,8 @@ import pytest
 
 from dnssync.errors import ConfigError, InvalidInput, InvalidName
 from dnssync.sources.annotations import (
-    PREFIXES,
+    ALPHA_PREFIX,
+    DEFAULT_PREFIX,
     find,
     get,
     parse_filter,
@@ -17,22 +18,26 @@ from dnssync.sources.annotations import (
     split_list,
 )
 
-NEW, OLD = PREFIXES
+P, OTHER = DEFAULT_PREFIX, ALPHA_PREFIX  # read by default; read only when configured
 WHERE = "service default/web: annotation external-dns.alpha.kubernetes.io/x"
 
 
 # --- prefixes -------------------------------------------------------------------
 
 
-def test_prefixes_are_newest_first() -> None:
-    """The newer external-dns.kubernetes.io/ prefix is tried before the alpha one."""
-    assert PREFIXES == ("external-dns.kubernetes.io/", "external-dns.alpha.kubernetes.io/")
+def test_default_prefix_is_external_dns_v022s() -> None:
+    """Without configuration annotations are read under external-dns.kubernetes.io/ only."""
+    assert DEFAULT_PREFIX == "external-dns.kubernetes.io/"
+    assert get({ALPHA_PREFIX + "hostname": "a.example.com"}, "hostname") is None
+    assert get({DEFAULT_PREFIX + "hostname": "a.example.com"}, "hostname") == "a.example.com"
 
 
-@pytest.mark.parametrize("prefix", PREFIXES)
-def test_get_reads_either_prefix(prefix: str) -> None:
-    """An annotation is found under either prefix."""
-    assert get({prefix + "hostname": "a.example.com"}, "hostname") == "a.example.com"
+def test_configured_prefix_is_the_only_one_read() -> None:
+    """With the alpha prefix configured, the v0.22 default prefix is ignored: no fallback."""
+    annotations = {DEFAULT_PREFIX + "ttl": "60", ALPHA_PREFIX + "ttl": "120"}
+    assert get(annotations, "ttl", ALPHA_PREFIX) == "120"
+    assert find(annotations, "ttl", ALPHA_PREFIX) == (ALPHA_PREFIX + "ttl", "120")
+    assert get({DEFAULT_PREFIX + "ttl": "60"}, "ttl", ALPHA_PREFIX) is None
 
 
 def test_get_missing_is_none() -> None:
@@ -40,21 +45,14 @@ def test_get_missing_is_none() -> None:
     assert get({"other/hostname": "x"}, "hostname") is None
 
 
-def test_newer_prefix_wins_when_both_differ() -> None:
-    """With both prefixes set to different values, the newer prefix's value is used."""
-    annotations = {OLD + "ttl": "60", NEW + "ttl": "120"}
-    assert get(annotations, "ttl") == "120"
-    assert find(annotations, "ttl") == (NEW + "ttl", "120")
-
-
-def test_newer_prefix_wins_even_when_empty() -> None:
-    """An empty value under the newer prefix still replaces the alpha one."""
-    assert get({OLD + "target": "192.0.2.1", NEW + "target": ""}, "target") == ""
+def test_empty_value_is_read_as_set() -> None:
+    """An empty annotation is present (external-dns distinguishes empty from absent)."""
+    assert get({P + "target": ""}, "target") == ""
 
 
 def test_find_names_the_annotation_read() -> None:
     """find() returns the full annotation name so errors can cite it."""
-    assert find({OLD + "ttl": "60"}, "ttl") == (OLD + "ttl", "60")
+    assert find({P + "ttl": "60"}, "ttl") == (P + "ttl", "60")
 
 
 def test_split_list_strips_and_drops_empty_items() -> None:
@@ -65,7 +63,7 @@ def test_split_list_strips_and_drops_empty_items() -> None:
 
 # --- filter ---------------------------------------------------------------------
 
-MANAGE = OLD + "manage"
+MANAGE = P + "manage"
 
 
 @pytest.mark.parametrize(
@@ -113,13 +111,12 @@ def test_empty_filter_matches_everything() -> None:
     assert parse_filter("   ").matches({"a": "b"})
 
 
-def test_filter_keys_alias_the_two_prefixes() -> None:
-    """A filter on the alpha prefix also matches the annotation under the new prefix."""
+def test_filter_keys_are_matched_exactly() -> None:
+    """A filter key matches only that annotation, as external-dns's selector: no prefix aliasing."""
     f = parse_filter(f"{MANAGE}=mdapi")
-    assert f.matches({NEW + "manage": "mdapi"})
-    g = parse_filter(f"{NEW}manage=mdapi")
-    assert g.matches({MANAGE: "mdapi"})
-    assert not parse_filter(f"!{MANAGE}").matches({NEW + "manage": "x"})
+    assert not f.matches({OTHER + "manage": "mdapi"})
+    assert f.matches({MANAGE: "mdapi"})
+    assert parse_filter(f"!{MANAGE}").matches({OTHER + "manage": "x"})
 
 
 def test_filter_text_round_trips() -> None:

@@ -195,7 +195,16 @@ def test_reference_shows_defaults(tmp_path: Path) -> None:
     assert cfg.http == HTTPConfig()
     assert cfg.manifests is None
 
-    examples = {"name", "zones", "key", "server", "owner_id", "txt_prefix", "annotation_filter"}
+    examples = {
+        "name",
+        "zones",
+        "key",
+        "server",
+        "owner_id",
+        "txt_prefix",
+        "annotation_filter",
+        "annotation_prefix",
+    }
     (target,) = cfg.targets
     default_target = TargetConfig(name="x", zones=("example.org",))
     assert target.model_dump(exclude=examples) == default_target.model_dump(exclude=examples)
@@ -222,6 +231,8 @@ def test_reference_follows_design() -> None:
     assert target["policy"] == "upsert-only"
     assert target["txt_prefix"] == "extdns-"
     assert target["annotation_filter"] == "external-dns.alpha.kubernetes.io/manage=mdapi"
+    # The seed cluster's annotations are alpha: the one prefix read must say so.
+    assert target["annotation_prefix"] == "external-dns.alpha.kubernetes.io/"
     assert target["key"]["name"] == "dnssync-internal"
     (server,) = data["acme"]["servers"]
     assert server["zones"] == ["mdapi.ch"]

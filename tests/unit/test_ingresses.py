@@ -9,10 +9,16 @@ from hypothesis import strategies as st
 
 from dnssync.errors import InvalidInput, InvalidName
 from dnssync.model import Endpoint, ObjectRef
-from dnssync.sources.annotations import PREFIXES, Conversion, SourceOptions, parse_filter
+from dnssync.sources.annotations import (
+    ALPHA_PREFIX,
+    DEFAULT_PREFIX,
+    Conversion,
+    SourceOptions,
+    parse_filter,
+)
 from dnssync.sources.ingresses import ingress_endpoints
 
-NEW, OLD = PREFIXES
+P, OTHER = DEFAULT_PREFIX, ALPHA_PREFIX  # read by default; read only when configured
 REF = ObjectRef("ingress", "apps", "web")
 LB = [{"ip": "192.0.2.1"}]
 
@@ -93,9 +99,7 @@ def test_rule_hosts_option_off() -> None:
 def test_hostname_annotation_adds_names() -> None:
     """The hostname annotation adds names beside the rule hosts."""
     r = ingress_endpoints(
-        ing(
-            {OLD + "hostname": "x.example.com, y.example.com"}, rules=["a.example.com"], ingress=LB
-        ),
+        ing({P + "hostname": "x.example.com, y.example.com"}, rules=["a.example.com"], ingress=LB),
         SourceOptions(),
     )
     assert names(r) == ["a.example.com", "x.example.com", "y.example.com"]
@@ -104,8 +108,8 @@ def test_hostname_annotation_adds_names() -> None:
 def test_hostname_source_annotation_only() -> None:
     """ingress-hostname-source=annotation-only ignores rule and TLS hosts."""
     annotations = {
-        OLD + "hostname": "x.example.com",
-        OLD + "ingress-hostname-source": "annotation-only",
+        P + "hostname": "x.example.com",
+        P + "ingress-hostname-source": "annotation-only",
     }
     r = ingress_endpoints(
         ing(annotations, rules=["a.example.com"], tls=[["t.example.com"]], ingress=LB),
@@ -117,8 +121,8 @@ def test_hostname_source_annotation_only() -> None:
 def test_hostname_source_defined_hosts_only() -> None:
     """ingress-hostname-source=defined-hosts-only ignores the hostname annotation."""
     annotations = {
-        NEW + "hostname": "x.example.com",
-        NEW + "ingress-hostname-source": "Defined-Hosts-Only",
+        OTHER + "hostname": "x.example.com",
+        OTHER + "ingress-hostname-source": "Defined-Hosts-Only",
     }
     r = ingress_endpoints(
         ing(annotations, rules=["a.example.com"], tls=[["t.example.com"]], ingress=LB),
@@ -128,14 +132,14 @@ def test_hostname_source_defined_hosts_only() -> None:
 
 
 def test_hostname_source_unknown_value_is_reported() -> None:
-    """An unknown ingress-hostname-source value publishes nothing and says why."""
+    """An unknown ingress-hostname-source value is reported and ignored, as in external-dns."""
     r = ingress_endpoints(
-        ing({OLD + "ingress-hostname-source": "rules"}, rules=["a.example.com"], ingress=LB),
+        ing({P + "ingress-hostname-source": "rules"}, rules=["a.example.com"], ingress=LB),
         SourceOptions(),
     )
-    assert r.endpoints == ()
+    assert names(r) == ["a.example.com"]
     assert len(r.errors) == 1
-    assert r.errors[0].where == f"ingress apps/web: annotation {OLD}ingress-hostname-source"
+    assert r.errors[0].where == f"ingress apps/web: annotation {P}ingress-hostname-source"
     assert "'rules'" in r.errors[0].message
 
 
@@ -158,7 +162,7 @@ def test_status_ipv6() -> None:
 def test_target_annotation_wins() -> None:
     """The target annotation replaces the status addresses."""
     r = ingress_endpoints(
-        ing({OLD + "target": "ingress.example.com"}, rules=["a.example.com"], ingress=LB),
+        ing({P + "target": "ingress.example.com"}, rules=["a.example.com"], ingress=LB),
         SourceOptions(),
     )
     assert r.endpoints == (ep("a.example.com", "CNAME", "ingress.example.com"),)
@@ -185,7 +189,7 @@ def test_default_targets() -> None:
 def test_ttl_annotation() -> None:
     """The ttl annotation (Go duration) sets the endpoint TTL."""
     r = ingress_endpoints(
-        ing({OLD + "ttl": "1h"}, rules=["a.example.com"], ingress=LB), SourceOptions()
+        ing({P + "ttl": "1h"}, rules=["a.example.com"], ingress=LB), SourceOptions()
     )
     assert r.endpoints == (ep("a.example.com", "A", "192.0.2.1", ttl=3600),)
 
@@ -193,7 +197,7 @@ def test_ttl_annotation() -> None:
 def test_mixed_targets_refused() -> None:
     """Targets mixing an IP and a host name publish nothing and report the clash."""
     r = ingress_endpoints(
-        ing({OLD + "target": "192.0.2.1,lb.example.net"}, rules=["a.example.com"]), SourceOptions()
+        ing({P + "target": "192.0.2.1,lb.example.net"}, rules=["a.example.com"]), SourceOptions()
     )
     assert r.endpoints == ()
     assert "mix host names" in r.errors[0].message
@@ -203,7 +207,7 @@ def test_invalid_hosts_reported_valid_rest_converts() -> None:
     """Bad rule/TLS/annotation hosts are reported by field; the good ones still publish."""
     r = ingress_endpoints(
         ing(
-            {OLD + "hostname": "ok3.example.com,bad!.example.com"},
+            {P + "hostname": "ok3.example.com,bad!.example.com"},
             rules=["ok1.example.com", "y" * 64 + ".example.com"],
             tls=[["ok2.example.com", ".".join(["b" * 60] * 5)]],
             ingress=LB,
@@ -214,7 +218,7 @@ def test_invalid_hosts_reported_valid_rest_converts() -> None:
     assert [e.where for e in r.errors] == [
         "ingress apps/web: spec.rules[1].host",
         "ingress apps/web: spec.tls[0].hosts[1]",
-        f"ingress apps/web: annotation {OLD}hostname",
+        f"ingress apps/web: annotation {P}hostname",
     ]
     assert all(isinstance(e, InvalidName) for e in r.errors)
 
@@ -230,16 +234,18 @@ def test_non_string_host_is_reported() -> None:
 
 def test_filter_and_selection() -> None:
     """The filter decides selection; without names and without filter nothing is reported."""
-    managed = SourceOptions(annotation_filter=parse_filter(f"{OLD}manage in (mdapi)"))
+    managed = SourceOptions(annotation_filter=parse_filter(f"{P}manage in (mdapi)"))
     assert ingress_endpoints(ing(rules=["a.example.com"], ingress=LB), managed) == Conversion(
         (), (), False
     )
-    opted = ing({NEW + "manage": "mdapi"}, rules=["a.example.com"], ingress=LB)
+    opted = ing({P + "manage": "mdapi"}, rules=["a.example.com"], ingress=LB)
     assert names(ingress_endpoints(opted, managed)) == ["a.example.com"]
+    other = ing({OTHER + "manage": "mdapi"}, rules=["a.example.com"], ingress=LB)
+    assert not ingress_endpoints(other, managed).selected
     assert ingress_endpoints(ing(rules=[None], ingress=LB), SourceOptions()) == Conversion(
         (), (), False
     )
-    r = ingress_endpoints(ing({OLD + "manage": "mdapi"}, rules=[None], ingress=LB), managed)
+    r = ingress_endpoints(ing({P + "manage": "mdapi"}, rules=[None], ingress=LB), managed)
     assert r.selected
     assert "no host name" in r.errors[0].message
 
@@ -249,7 +255,7 @@ def test_filter_and_selection() -> None:
 _KEYS = st.sampled_from(
     [
         p + k
-        for p in PREFIXES
+        for p in (DEFAULT_PREFIX, ALPHA_PREFIX)
         for k in ("hostname", "target", "ttl", "ingress-hostname-source", "controller")
     ]
 )

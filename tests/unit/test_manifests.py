@@ -13,12 +13,16 @@ from hypothesis import strategies as st
 
 from dnssync.errors import ConfigError
 from dnssync.model import Endpoint, ObjectRef
-from dnssync.sources.annotations import PREFIXES, SourceOptions, parse_filter
+from dnssync.sources.annotations import ALPHA_PREFIX, DEFAULT_PREFIX, SourceOptions, parse_filter
 from dnssync.sources.manifests import load_manifests, manifest_files, parse_chunk
 
-OLD = PREFIXES[1]
+P = DEFAULT_PREFIX
 EXAMPLES = Path(__file__).resolve().parents[2] / "config" / "examples" / "manifests"
-MANAGED = SourceOptions(annotation_filter=parse_filter(f"{OLD}manage=mdapi"))
+MANAGED = SourceOptions(annotation_filter=parse_filter(f"{P}manage=mdapi"))
+#: The shipped examples use the seed cluster's alpha prefix, as its config says.
+SEED = SourceOptions(
+    annotation_filter=parse_filter(f"{ALPHA_PREFIX}manage=mdapi"), annotation_prefix=ALPHA_PREFIX
+)
 
 
 def service(name: str, hostname: str, target: str = "192.0.2.1", namespace: str = "") -> str:
@@ -30,8 +34,8 @@ def service(name: str, hostname: str, target: str = "192.0.2.1", namespace: str 
         metadata:
           name: {name}{ns}
           annotations:
-            {OLD}hostname: {hostname}
-            {OLD}target: "{target}"
+            {P}hostname: {hostname}
+            {P}target: "{target}"
         spec:
           type: LoadBalancer
         """
@@ -127,7 +131,7 @@ def test_list_items(tmp_path: Path) -> None:
             kind: Service
             metadata:
               name: a
-              annotations: {{{OLD}hostname: a.example.com, {OLD}target: 192.0.2.1}}
+              annotations: {{{P}hostname: a.example.com, {P}target: 192.0.2.1}}
           - apiVersion: v1
             kind: ConfigMap
             metadata: {{name: c}}
@@ -136,7 +140,7 @@ def test_list_items(tmp_path: Path) -> None:
         items:
           - metadata:
               name: b
-              annotations: {{{OLD}hostname: b.example.com, {OLD}target: 192.0.2.2}}
+              annotations: {{{P}hostname: b.example.com, {P}target: 192.0.2.2}}
         """
     )
     write(tmp_path / "list.yaml", text)
@@ -198,7 +202,7 @@ def test_converter_errors_name_file_and_document(tmp_path: Path) -> None:
     f = write(tmp_path / "x.yaml", "---\n".join(docs))
     r = load_manifests(tmp_path, SourceOptions())
     assert names(r.endpoints) == ["a.example.com"]
-    assert r.errors[0].where == f"{f} document 2: service default/b: annotation {OLD}target"
+    assert r.errors[0].where == f"{f} document 2: service default/b: annotation {P}target"
 
 
 def test_no_target_error_without_defaults(tmp_path: Path) -> None:
@@ -211,13 +215,13 @@ def test_no_target_error_without_defaults(tmp_path: Path) -> None:
 
 
 def test_unquoted_number_annotation_is_reported(tmp_path: Path) -> None:
-    """`ttl: 300` unquoted is not a string, as the API server would say: reported."""
+    """`ttl: 300` unquoted is not a string, as the API server would say: reported, and ignored."""
     text = service("a", "a.example.com").replace(
-        f'    {OLD}target: "192.0.2.1"\n', f'    {OLD}target: "192.0.2.1"\n    {OLD}ttl: 300\n'
+        f'    {P}target: "192.0.2.1"\n', f'    {P}target: "192.0.2.1"\n    {P}ttl: 300\n'
     )
     write(tmp_path / "a.yaml", text)
-    r = load_manifests(tmp_path, SourceOptions())
-    assert r.endpoints == ()
+    r = load_manifests(tmp_path, SourceOptions(default_ttl=None))
+    assert [(e.name, e.ttl) for e in r.endpoints] == [("a.example.com", None)]
     assert "must be strings" in r.errors[0].message
 
 
@@ -254,15 +258,15 @@ def test_anchors_merge_keys_and_directives(tmp_path: Path) -> None:
             metadata:
               name: a
               annotations: &common
-                {OLD}target: 192.0.2.1
-                {OLD}hostname: a.example.com
+                {P}target: 192.0.2.1
+                {P}hostname: a.example.com
           - apiVersion: v1
             kind: Service
             metadata:
               name: b
               annotations:
                 <<: *common
-                {OLD}hostname: b.example.com
+                {P}hostname: b.example.com
         """
     )
     (tmp_path / "a.yaml").write_text("\ufeff" + text, encoding="utf-8")
@@ -278,7 +282,7 @@ def test_flow_and_json_documents_are_read(tmp_path: Path) -> None:
     """Documents written in flow / JSON style (no `kind:` line) are still parsed."""
     text = (
         '{"apiVersion": "v1", "kind": "Service", "metadata": {"name": "j", "annotations":'
-        f' {{"{OLD}hostname": "j.example.com", "{OLD}target": "192.0.2.3"}}}}}}\n'
+        f' {{"{P}hostname": "j.example.com", "{P}target": "192.0.2.3"}}}}}}\n'
     )
     write(tmp_path / "j.yaml", text)
     r = load_manifests(tmp_path, SourceOptions())
@@ -299,7 +303,7 @@ def test_kind_text_inside_other_kinds_is_not_an_object(tmp_path: Path) -> None:
             metadata:
               name: fake
               annotations:
-                {OLD}hostname: fake.example.com
+                {P}hostname: fake.example.com
         """
     )
     write(tmp_path / "c.yaml", text)
@@ -311,7 +315,7 @@ def test_kind_text_inside_other_kinds_is_not_an_object(tmp_path: Path) -> None:
 
 def test_example_manifests() -> None:
     """The shipped example publishes exactly the opted-in objects into home.tillo.ch."""
-    r = load_manifests(EXAMPLES, MANAGED)
+    r = load_manifests(EXAMPLES, SEED)
     assert r.errors == ()
     assert r.objects == 5  # 3 Ingresses, 2 Services; the Deployment is not counted
     got = {(e.name, e.type, e.targets, e.ttl, e.source.resource) for e in r.endpoints}

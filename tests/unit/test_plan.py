@@ -358,7 +358,12 @@ def test_legacy_untyped_ownership_is_ours() -> None:
     """A pre-v0.17 untyped ownership TXT makes the record ours; an update moves it to typed."""
     legacy = RRset.of("extdns-www.example.com", "TXT", 300, (value(),))
     zone = snap(rr("www", "A", "10.0.0.1"), legacy)
-    assert make_plan([ep("www", "A", "10.0.0.1")], zone, SYNC).changes == ()
+    # Unchanged, the record still gets its typed TXT on the next pass (as external-dns does).
+    (same,) = make_plan([ep("www", "A", "10.0.0.1")], zone, SYNC).changes
+    assert same.new[0].owner == Ownership("extdns-a-www.example.com", value())
+    migrated = converge([ep("www", "A", "10.0.0.1")], zone)
+    assert make_plan([ep("www", "A", "10.0.0.1")], migrated, SYNC).changes == ()
+    assert make_plan([ep("www", "A", "10.0.0.1")], zone, CREATE).changes == ()
     (change,) = make_plan([ep("www", "A", "10.0.0.2")], zone).changes
     assert change.old[0].owner == Ownership(legacy.name, value())
     assert change.new[0].owner == Ownership("extdns-a-www.example.com", value())
@@ -713,9 +718,15 @@ def test_conflict_loser_never_takes_over() -> None:
         ep("www", "A", "10.0.0.2", resource="ingress/ns/a"),
     ]
     after = converge(desired, snap())
-    assert after.get(fq("www"), "A") == rr("www", "A", "10.0.0.2")
+    # A new name goes to the lowest target, as external-dns's resolver picks it.
+    assert after.get(fq("www"), "A") == rr("www", "A", "10.0.0.1")
     p = make_plan(desired, after)
     assert p.conflicts[0].reason == "already owns the name"
+    # The holder keeps it even once its target sorts after the loser's.
+    moved = [ep("www", "A", "10.0.0.3", resource="ingress/ns/b"), desired[1]]
+    again = converge(moved, after)
+    assert again.get(fq("www"), "A") == rr("www", "A", "10.0.0.3")
+    assert make_plan(moved, again).conflicts[0].winner == "ingress/ns/b"
 
 
 # --- policies and orphans ------------------------------------------------------

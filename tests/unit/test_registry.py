@@ -280,9 +280,6 @@ def test_claims_on_record_without_valid_ownership_name() -> None:
     "options",
     [
         {"prefix": "a-", "suffix": "-b"},
-        {"prefix": "%{record_type}"},
-        {"prefix": "x%{record_type}y"},
-        {"suffix": "%{record_type}"},
         {"prefix": ".x-"},
         {"suffix": "-x."},
         {"prefix": "a..b-"},
@@ -294,7 +291,7 @@ def test_claims_on_record_without_valid_ownership_name() -> None:
     ],
 )
 def test_invalid_options_are_refused(options: dict[str, str]) -> None:
-    """Exclusive affixes, ambiguous templates and empty labels raise ConfigError."""
+    """Exclusive affixes, empty labels and characters no name holds raise ConfigError."""
     with pytest.raises(ConfigError):
         reg_of(options)
 
@@ -305,7 +302,7 @@ def test_short_key_is_refused() -> None:
         reg(encryption_key=b"short")
 
 
-@pytest.mark.parametrize("owner", ["", "a,b", "a=b", 'a"b', "a\nb"])
+@pytest.mark.parametrize("owner", ["", "a,b", 'a"b', "a\nb"])
 def test_invalid_owner_id_is_refused(owner: str) -> None:
     """An owner id the value format cannot carry back raises ConfigError."""
     with pytest.raises(ConfigError):

@@ -9,12 +9,18 @@ from hypothesis import strategies as st
 
 from dnssync.errors import InvalidInput, InvalidName
 from dnssync.model import Endpoint, ObjectRef
-from dnssync.sources.annotations import PREFIXES, Conversion, SourceOptions, parse_filter
+from dnssync.sources.annotations import (
+    ALPHA_PREFIX,
+    DEFAULT_PREFIX,
+    Conversion,
+    SourceOptions,
+    parse_filter,
+)
 from dnssync.sources.services import service_endpoints
 
-NEW, OLD = PREFIXES
+P, OTHER = DEFAULT_PREFIX, ALPHA_PREFIX  # read by default; read only when configured
 REF = ObjectRef("service", "default", "web")
-MANAGED = SourceOptions(annotation_filter=parse_filter(f"{OLD}manage=mdapi"))
+MANAGED = SourceOptions(annotation_filter=parse_filter(f"{P}manage=mdapi"))
 
 
 def svc(
@@ -37,8 +43,8 @@ def svc(
     return obj
 
 
-def host(value: str, prefix: str = OLD, **more: str) -> dict[str, str]:
-    return {prefix + "hostname": value, **{OLD + k: v for k, v in more.items()}}
+def host(value: str, prefix: str = P, **more: str) -> dict[str, str]:
+    return {prefix + "hostname": value, **{P + k: v for k, v in more.items()}}
 
 
 def ep(name: str, type_: str, *targets: str, ttl: int | None = None) -> Endpoint:
@@ -146,7 +152,7 @@ def test_mixed_hostname_and_ip_targets_refused() -> None:
     assert "mix host names" in e.message
     assert "lb.example.net" in e.message
     assert "192.0.2.1" in e.message
-    assert e.where == f"service default/web: annotation {OLD}target"
+    assert e.where == f"service default/web: annotation {P}target"
 
 
 def test_two_cname_targets_refused() -> None:
@@ -166,7 +172,7 @@ def test_bad_target_annotation_publishes_nothing() -> None:
             svc(host("web.example.com", target="192.0.2.1,192.0.2.999")), SourceOptions()
         )
     )
-    assert e.where == f"service default/web: annotation {OLD}target"
+    assert e.where == f"service default/web: annotation {P}target"
     assert "192.0.2.999" in e.message
 
 
@@ -217,7 +223,7 @@ def test_missing_type_means_cluster_ip() -> None:
 
 def test_internal_hostname_gets_cluster_ip() -> None:
     """internal-hostname names get the cluster IP, hostname names the load balancer's."""
-    annotations = {**host("web.example.com"), OLD + "internal-hostname": "web.internal.example.com"}
+    annotations = {**host("web.example.com"), P + "internal-hostname": "web.internal.example.com"}
     r = service_endpoints(
         svc(annotations, clusterIP="10.0.0.5", ingress=[{"ip": "192.0.2.1"}]), SourceOptions()
     )
@@ -294,24 +300,25 @@ def test_bad_status_address_is_reported() -> None:
 # --- names, ttl, selection -----------------------------------------------------------
 
 
-def test_both_prefixes_for_hostname() -> None:
-    """The hostname annotation is read under the new prefix too."""
-    r = service_endpoints(
-        svc(host("web.example.com", prefix=NEW), ingress=[{"ip": "192.0.2.1"}]), SourceOptions()
-    )
-    assert r.endpoints == (ep("web.example.com", "A", "192.0.2.1"),)
+def test_only_the_configured_prefix_is_read() -> None:
+    """Annotations under another prefix are ignored; configuring that prefix reads them."""
+    obj = svc(host("web.example.com", prefix=OTHER), ingress=[{"ip": "192.0.2.1"}])
+    assert service_endpoints(obj, SourceOptions()).endpoints == ()
+    alpha = SourceOptions(annotation_prefix=OTHER)
+    assert service_endpoints(obj, alpha).endpoints == (ep("web.example.com", "A", "192.0.2.1"),)
 
 
-def test_newer_prefix_wins_in_converter() -> None:
-    """Both prefixes set: the new prefix's hostname and ttl are used."""
+def test_leftover_annotations_under_the_other_prefix_change_nothing() -> None:
+    """Both prefixes set: only the configured prefix's hostname and ttl count (no fallback)."""
     annotations = {
-        OLD + "hostname": "old.example.com",
-        NEW + "hostname": "new.example.com",
-        OLD + "ttl": "60",
-        NEW + "ttl": "120",
+        P + "hostname": "old.example.com",
+        OTHER + "hostname": "new.example.com",
+        P + "ttl": "60",
+        OTHER + "ttl": "120",
+        OTHER + "target": "192.0.2.9",
     }
     r = service_endpoints(svc(annotations, ingress=[{"ip": "192.0.2.1"}]), SourceOptions())
-    assert r.endpoints == (ep("new.example.com", "A", "192.0.2.1", ttl=120),)
+    assert r.endpoints == (ep("old.example.com", "A", "192.0.2.1", ttl=60),)
 
 
 def test_ttl_annotation_and_default() -> None:
@@ -323,16 +330,19 @@ def test_ttl_annotation_and_default() -> None:
     assert service_endpoints(plain, SourceOptions()).endpoints[0].ttl is None
 
 
-def test_bad_ttl_publishes_nothing() -> None:
-    """A bad ttl annotation makes the whole object produce nothing, naming the value."""
-    e = only_error(
-        service_endpoints(
-            svc(host("a.example.com,b.example.com", ttl="0"), ingress=[{"ip": "192.0.2.1"}]),
-            SourceOptions(),
-        )
+def test_bad_ttl_publishes_with_the_default_ttl() -> None:
+    """A bad ttl annotation is reported and the default TTL used, as external-dns does."""
+    r = service_endpoints(
+        svc(host("a.example.com,b.example.com", ttl="0"), ingress=[{"ip": "192.0.2.1"}]),
+        SourceOptions(default_ttl=None),
     )
-    assert e.where == f"service default/web: annotation {OLD}ttl"
-    assert "'0'" in e.message
+    assert r.endpoints == (
+        ep("a.example.com", "A", "192.0.2.1"),
+        ep("b.example.com", "A", "192.0.2.1"),
+    )
+    (e,) = r.errors
+    assert e.where == f"service default/web: annotation {P}ttl"
+    assert "'0'" in e.message and "default TTL" in e.message
 
 
 def test_invalid_hostnames_reported_valid_rest_converts() -> None:
@@ -344,7 +354,7 @@ def test_invalid_hostnames_reported_valid_rest_converts() -> None:
     assert [e.name for e in r.endpoints] == ["also-good.example.com", "good.example.com"]
     assert len(r.errors) == 3
     assert all(isinstance(e, InvalidName) for e in r.errors)
-    assert all(e.where == f"service default/web: annotation {OLD}hostname" for e in r.errors)
+    assert all(e.where == f"service default/web: annotation {P}hostname" for e in r.errors)
     assert "at most 63" in r.errors[0].message
     assert "at most 253" in r.errors[1].message
     assert "bad_char" in r.errors[2].message
@@ -356,7 +366,7 @@ def test_empty_hostname_annotation_is_reported() -> None:
         service_endpoints(svc(host(" , "), ingress=[{"ip": "192.0.2.1"}]), SourceOptions())
     )
     assert "holds no host name" in e.message
-    assert e.where.endswith(f"annotation {OLD}hostname")
+    assert e.where.endswith(f"annotation {P}hostname")
 
 
 def test_filter_not_matching_is_not_selected() -> None:
@@ -381,7 +391,7 @@ def test_no_hostname_without_filter_is_quietly_skipped() -> None:
 
 def test_opted_in_without_hostname_is_reported() -> None:
     """With a filter, an opted-in Service without a hostname is an error."""
-    e = only_error(service_endpoints(svc({OLD + "manage": "mdapi"}), MANAGED))
+    e = only_error(service_endpoints(svc({P + "manage": "mdapi"}), MANAGED))
     assert "no host name" in e.message
 
 
@@ -403,14 +413,15 @@ def test_namespace_defaults_to_default() -> None:
 
 
 def test_non_string_annotation_value_is_reported() -> None:
-    """A non-string annotation value (an unquoted YAML number) is an error."""
-    e = only_error(
-        service_endpoints(
-            svc({OLD + "hostname": "web.example.com", OLD + "ttl": 300}), SourceOptions()
-        )
+    """A non-string annotation value (an unquoted YAML number) is reported and only it ignored."""
+    r = service_endpoints(
+        svc({P + "hostname": "web.example.com", P + "ttl": 300}, ingress=[{"ip": "192.0.2.1"}]),
+        SourceOptions(),
     )
+    assert r.endpoints == (ep("web.example.com", "A", "192.0.2.1"),)
+    (e,) = r.errors
     assert "must be strings" in e.message
-    assert f"{OLD}ttl" in e.message
+    assert f"{P}ttl" in e.message
 
 
 def test_unknown_service_type_is_reported() -> None:
@@ -430,8 +441,8 @@ def test_missing_name_is_reported() -> None:
 def test_same_name_internal_and_external_conflict_skips_that_name() -> None:
     """A name asked for as CNAME and A (hostname vs internal-hostname) is skipped alone."""
     annotations = {
-        OLD + "hostname": "a.example.com,b.example.com",
-        OLD + "internal-hostname": "a.example.com",
+        P + "hostname": "a.example.com,b.example.com",
+        P + "internal-hostname": "a.example.com",
     }
     obj = svc(annotations, clusterIP="10.0.0.5", ingress=[{"hostname": "lb.example.net"}])
     r = service_endpoints(obj, SourceOptions())
@@ -455,10 +466,10 @@ def test_cname_to_itself_is_skipped() -> None:
 _KEYS = st.sampled_from(
     [
         p + k
-        for p in PREFIXES
+        for p in (DEFAULT_PREFIX, ALPHA_PREFIX)
         for k in ("hostname", "internal-hostname", "target", "ttl", "controller")
     ]
-    + [OLD + "manage", "other/key"]
+    + [P + "manage", "other/key"]
 )
 _VALUES = st.one_of(
     st.text(max_size=40),
@@ -499,7 +510,7 @@ def test_service_converter_never_raises(
     """For random annotations and specs the converter returns errors instead of raising."""
     obj = svc(annotations, type_=type_, ingress=status, clusterIP="10.0.0.1", externalName=extra)
     options = SourceOptions(
-        annotation_filter=parse_filter(f"{OLD}manage") if with_filter else None,
+        annotation_filter=parse_filter(f"{P}manage") if with_filter else None,
         publish_internal=publish_internal,
     )
     r = service_endpoints(obj, options)

@@ -130,6 +130,7 @@ class Tier:
                     "owner_id": "realk8s",
                     "txt_prefix": "extdns-",
                     "annotation_filter": f"{MANAGE}=mdapi",
+                    "annotation_prefix": "external-dns.alpha.kubernetes.io/",
                     "sources": ["service"],
                     "interval": 3600,
                 }
