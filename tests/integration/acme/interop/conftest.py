@@ -25,6 +25,7 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import dns.query
 import dns.tsig
@@ -136,8 +137,16 @@ def pebble(bind_server: BindServer, tmp_path_factory: pytest.TempPathFactory) ->
             process.wait()
 
 
-def write_hook_config(directory: Path, server: BindServer, zone: str, **acme: object) -> Path:
-    """A dnssync config (YAML is JSON) whose acme section writes into ``zone`` on ``server``."""
+def write_hook_config(
+    directory: Path,
+    server: BindServer,
+    zone: str,
+    *,
+    servers_nameservers: list[str] | None = None,
+    **acme: object,
+) -> Path:
+    """A dnssync config (YAML is JSON) whose acme section writes into ``zone`` on ``server``
+    (``servers_nameservers``: that server's ``nameservers``; ``acme``: more acme keys)."""
     secret = directory / "tsig.secret"
     secret.write_text(server.key.secret + "\n")
     entry = {
@@ -149,6 +158,7 @@ def write_hook_config(directory: Path, server: BindServer, zone: str, **acme: ob
             "secret_file": str(secret),
         },
         "zones": [zone],
+        "nameservers": servers_nameservers or [],
     }
     path = directory / "dnssync.yaml"
     path.write_text(json.dumps({"targets": [], "acme": {"servers": [entry], **acme}}))
@@ -159,7 +169,7 @@ def write_hook_config(directory: Path, server: BindServer, zone: str, **acme: ob
 def hook_config(bind_server: BindServer, tmp_path: Path) -> Callable[..., Path]:
     """``hook_config(zone, **acme)``: the config file the hook processes read."""
 
-    def make(zone: str, **acme: object) -> Path:
+    def make(zone: str, **acme: Any) -> Path:
         return write_hook_config(tmp_path, bind_server, zone, **acme)
 
     return make

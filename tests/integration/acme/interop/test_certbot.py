@@ -7,17 +7,19 @@ the TXT value. After each issuance the zone must hold no value and no marker.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tests.dnsservers import BindServer
+from tests.dnsservers import BindSecondary, BindServer
 
 from .clients import certbot, certbot_manual
 from .conftest import Pebble, hook_command, hook_env, leftovers
 
 pytestmark = pytest.mark.timeout(300)
+_numbers = itertools.count(1)
 
 
 async def issue(pebble: Pebble, config: Path, state: Path, domains: list[str]) -> None:
@@ -44,3 +46,35 @@ async def test_certbot_issues_through_dnssync_hooks(
     domains = [n.format(z=acme_zone) for n in names]
     await issue(pebble, hook_config(acme_zone), tmp_path / "certbot", domains)
     assert leftovers(bind_server, acme_zone) == []
+
+
+async def test_certbot_hook_names_a_lagging_secondary(
+    pebble: Pebble,
+    bind_server: BindServer,
+    bind_secondary: BindSecondary,
+    hook_config: Callable[..., Path],
+    tmp_path: Path,
+) -> None:
+    """A stopped secondary fails the auth hook, named in certbot's output; nothing is left.
+
+    certbot only warns about a failing auth hook and asks the CA anyway; Pebble asks the
+    primary, so the order still succeeds here (a real CA may ask the lagging server).
+    """
+    zone = f"lag{next(_numbers)}.test"
+    bind_secondary.add_secondary_zone(zone, bind_server)
+    nameservers = [f"{s.host}:{s.port}" for s in (bind_server, bind_secondary)]
+    config = hook_config(zone, propagation={"timeout": 2}, servers_nameservers=nameservers)
+    bind_secondary.stop()
+    try:
+        hooks = certbot_manual(hook_command("present"), hook_command("cleanup"))
+        env = hook_env(config)
+        done = await certbot(
+            pebble.directory, pebble.ca_file, tmp_path / "cb", [f"x.{zone}"], hooks, env
+        )
+    finally:
+        bind_secondary.start()
+    log = (tmp_path / "cb" / "logs" / "letsencrypt.log").read_text()
+    assert f"Hook '--manual-auth-hook' for x.{zone} reported error code 1" in log
+    assert f"lagging {bind_secondary.host}:{bind_secondary.port} (" in log
+    assert done.returncode == 0, done.output[-3000:]
+    assert leftovers(bind_server, zone) == []

@@ -33,7 +33,7 @@ async def test_lego_exec_issues_through_dnssync(
     hook_config: Callable[..., Path],
     tmp_path: Path,
 ) -> None:
-    """lego --dns exec with dnssync's hook gets a certificate for exactly the names; nothing left."""
+    """lego --dns exec + dnssync's hook: a certificate for exactly the names; nothing left."""
     domains = [n.format(z=acme_zone) for n in names]
     env = {**hook_env(hook_config(acme_zone)), **LEGO_PACE, "EXEC_PATH": str(hook_script(tmp_path))}
     if mode == "RAW":
