@@ -180,6 +180,13 @@ async def _check(args: argparse.Namespace) -> int:
             ok = ok and passed
             mark = "[green]ok[/]" if passed else "[red]failed[/]"
             table.add_row(tcfg.name, zone, check, f"{mark} {detail}")
+    if cfg.acme is not None:
+        from dnssync.acme.probe import probe as acme_probe
+
+        for server, zone, check, passed, detail in await acme_probe(cfg.acme):
+            ok = ok and passed
+            mark = "[green]ok[/]" if passed else "[red]failed[/]"
+            table.add_row(f"acme/{server}", zone, check, f"{mark} {detail}")
     Console().print(table)
     return EXIT_OK if ok else EXIT_FAILED
 

@@ -61,12 +61,14 @@ from dnssync.errors import (
     InvalidInput,
     InvalidName,
     PrerequisiteFailed,
+    ServerFailure,
     ServerRefused,
 )
 from dnssync.names import from_dns, in_zone, zone_for
 from dnssync.retry import Backoff
 from dnssync.rfc2136 import answers
 from dnssync.rfc2136.client import Client, Timeouts, server_tls
+from dnssync.rfc2136.dnssec import explain_servfail
 from dnssync.rfc2136.zones import ZoneReader
 
 log = logging.getLogger(__name__)
@@ -461,6 +463,8 @@ class Solver:
             except PrerequisiteFailed as e:
                 if e.rcode != "YXRRSET":
                     raise
+            except ServerFailure as e:
+                raise await explain_servfail(server.client, placement.zone, e) from None
             # A CNAME sits at the record: write where it points.
             target = await server.cname(placement.record, placement.zone)
             if target is None:
