@@ -15,8 +15,7 @@ import pytest
 
 from tests.dnsservers import BindSecondary, BindServer
 
-from .clients import certbot, certbot_manual
-from .conftest import Pebble, hook_command, hook_env, leftovers
+from .clients import Pebble, certbot, certbot_manual, hook_command, hook_env, leftovers
 
 pytestmark = pytest.mark.timeout(300)
 _numbers = itertools.count(1)

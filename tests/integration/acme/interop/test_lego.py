@@ -14,8 +14,7 @@ import pytest
 
 from tests.dnsservers import BindServer
 
-from .clients import hook_script, lego
-from .conftest import Pebble, hook_env, leftovers
+from .clients import Pebble, hook_env, hook_script, leftovers, lego
 
 pytestmark = pytest.mark.timeout(300)
 # lego waits this long between challenges of a "sequential" provider (exec is one).
