@@ -47,7 +47,7 @@ async def _zone_rows(solver: Solver, client: Client, server: str, zone: str) -> 
     signed = f"signed ({keys} DNSKEY): updates need the server to hold the private keys"
     rows.append((server, zone, "DNSSEC", True, signed if keys else "unsigned"))
     record = challenge_name(zone)
-    value = "dnssync-check-" + secrets.token_hex(8)
+    value = secrets.token_urlsafe(32)  # shaped like a DNS-01 digest, as the solver requires
     try:
         await solver.present(record, value)
         await solver.cleanup(record, value)
