@@ -100,7 +100,7 @@ def _acme_parsers(sub: Any, common: Any) -> None:
                 "--wait",
                 action=argparse.BooleanOptionalAction,
                 default=None,
-                help="wait until the listed nameservers serve it (default: acme.propagation.wait)",
+                help="wait until every authoritative server serves it (default: acme.verify)",
             )
     sp = sub.add_parser("webhook", help="serve the cert-manager webhook and watch Challenges")
     common(sp)
