@@ -15,7 +15,7 @@ from dnssync.acme.records import challenge_name
 from dnssync.acme.solver import Solver
 from dnssync.config import AcmeConfig
 from dnssync.errors import DnssyncError
-from dnssync.rfc2136.client import Client
+from dnssync.rfc2136.client import Client, server_tls
 from dnssync.rfc2136.dnssec import dnskey_count
 
 Row = tuple[str, str, str, bool, str]  # server, zone, check, passed, detail
@@ -30,7 +30,10 @@ async def probe(cfg: AcmeConfig) -> list[Row]:
             rows.append((server.name, "-", "zones", True, "none configured: found per name"))
             continue
         key = server.key.tsig() if server.key is not None else None
-        client = Client(server.server.host, server.server.port, key=key)
+        hosts = server.server.addresses()
+        client = Client(
+            hosts[0][0], hosts[0][1], hosts=hosts, key=key, tls=server_tls(server.server)
+        )
         for zone in server.zones:
             rows.extend(await _zone_rows(solver, client, server.name, zone))
         client.close()
