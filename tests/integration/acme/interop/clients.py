@@ -157,7 +157,7 @@ def cert_names(path: Path) -> frozenset[str]:
 
 
 async def _run(
-    argv: Sequence[str | Path], env: Mapping[str, str], cwd: Path
+    argv: Sequence[str | Path], env: Mapping[str, str], cwd: Path, timeout: float = RUN_TIMEOUT
 ) -> tuple[int, str, float]:
     cwd.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - a local directory, once per run
     started = time.monotonic()
@@ -170,7 +170,7 @@ async def _run(
         stderr=subprocess.STDOUT,
     )
     try:
-        out, _ = await asyncio.wait_for(proc.communicate(), RUN_TIMEOUT)
+        out, _ = await asyncio.wait_for(proc.communicate(), timeout)
     except TimeoutError:
         proc.kill()
         out, _ = await proc.communicate()
@@ -209,10 +209,12 @@ async def certbot(
     domains: Sequence[str],
     extra: Sequence[str],
     env: Mapping[str, str],
+    timeout: float = RUN_TIMEOUT,
 ) -> Issued:
     """One certbot run; the certificate lands at live/<first domain>/cert.pem."""
     full = {**env, "REQUESTS_CA_BUNDLE": str(ca_file)}
-    code, out, seconds = await _run(certbot_argv(directory, state, domains, *extra), full, state)
+    argv = certbot_argv(directory, state, domains, *extra)
+    code, out, seconds = await _run(argv, full, state, timeout)
     live = state / "config" / "live" / domains[0].removeprefix("*.") / "cert.pem"
     return Issued(code, out, seconds, cert_names(live))
 
