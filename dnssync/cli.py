@@ -181,7 +181,7 @@ def _acme_parsers(sub: Any) -> None:
                 "--wait",
                 action=argparse.BooleanOptionalAction,
                 default=None,
-                help="wait until the listed nameservers serve it (default: acme.propagation.wait)",
+                help="wait until every authoritative server serves it (default: acme.verify)",
             )
     _config_option(_add(sub, "webhook"))
 
@@ -291,6 +291,13 @@ async def _check(args: argparse.Namespace) -> int:
         ok = ok and passed
         mark = "[green]ok[/]" if passed else "[red]failed[/]"
         table.add_row(name, zone, check, f"{mark} {detail}")
+    if cfg.acme is not None:  # SOA, DNSSEC, one probe value written and removed
+        from dnssync.acme.probe import probe as acme_probe
+
+        for server, zone, check, passed, detail in await acme_probe(cfg.acme):
+            ok = ok and passed
+            mark = "[green]ok[/]" if passed else "[red]failed[/]"
+            table.add_row(f"acme/{server}", zone, check, f"{mark} {detail}")
     Console().print(table)
     return EXIT_OK if ok else EXIT_FAILED
 

@@ -305,7 +305,8 @@ class AcmeServerConfig(_Model):
     #: Zones this server is primary for; empty: found by SOA queries to it.
     zones: tuple[str, ...] = ()
     #: Authoritative servers (``host`` or ``host:port``, ``[v6]:port``) that
-    #: must serve a presented value before success, when waiting is on.
+    #: must serve a presented value before success (``acme.verify:
+    #: authoritative``); empty: the zone's NS set, as the primary serves it.
     nameservers: tuple[str, ...] = ()
     #: UPDATE exchanges in flight at once to this primary (per address,
     #: shared by entries naming the same one); more wait their turn.
@@ -429,14 +430,25 @@ class AcmeConfig(_Model):
     #: Write an ownership marker next to each value (see acme/records.py);
     #: off when the key may only touch ``_acme-challenge`` names.
     markers: bool = True
-    #: Query the primary after each Present and fail unless it serves the value.
-    verify: bool = True
+    #: After each Present, wait until the value is served by: every
+    #: authoritative server of the zone ("authoritative": the server's
+    #: ``nameservers``, else the zone's NS set; the primary alone when no
+    #: NS address answers), the primary only ("primary"), or nobody ("off").
+    #: ``true``/``false`` mean "primary"/"off".
+    verify: Literal["authoritative", "primary", "off"] = "authoritative"
     #: Resolvers asked for a CNAME at a name outside every configured zone
     #: (``host`` / ``host:port``, or ``system`` for /etc/resolv.conf); empty: never.
     resolvers: tuple[str, ...] = ()
     propagation: AcmePropagationConfig = AcmePropagationConfig()
     webhook: AcmeWebhookConfig = AcmeWebhookConfig()
     challenges: AcmeChallengesConfig = AcmeChallengesConfig()
+
+    @field_validator("verify", mode="before")
+    @classmethod
+    def _verify(cls, v: object) -> object:
+        if isinstance(v, bool):
+            return "primary" if v else "off"
+        return v
 
     @field_validator("owner_id")
     @classmethod

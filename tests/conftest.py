@@ -11,6 +11,8 @@
   zones; unsigned ones see frozen copies, or nothing).
 - `control_plane`: a real etcd + kube-apiserver (RBAC on, config/deploy's RBAC applied),
   started once per session the first time a test asks for it (see tests/realkube.py).
+- `bind_secondary`: a second BIND that serves secondary copies of `bind_server`'s zones
+  (`add_secondary_zone`), fed by NOTIFY + IXFR.
 
 A missing daemon fails the test with an install hint; nothing is ever skipped.
 """
@@ -25,6 +27,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from tests.dnsservers import (
+    BindSecondary,
     BindServer,
     DNSServer,
     DNSServerError,
@@ -87,6 +90,12 @@ def bind_server() -> Iterator[BindServer]:
 def viewed_bind() -> Iterator[ViewedBindServer]:
     """BIND split into views by key: unsigned queries see frozen copies of zones, or none."""
     yield from _running("bind-views", ViewedBindServer)
+
+
+@pytest.fixture(scope="session")
+def bind_secondary() -> Iterator[BindSecondary]:
+    """A BIND for secondary copies of `bind_server`'s zones (NOTIFY, IXFR with its key)."""
+    yield from _running("bind-secondary", BindSecondary)
 
 
 @pytest.fixture(scope="session")

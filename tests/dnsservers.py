@@ -50,6 +50,7 @@ import dns.zone
 
 __all__ = [
     "HOST",
+    "BindSecondary",
     "BindServer",
     "DNSServer",
     "DNSServerError",
@@ -767,6 +768,21 @@ class BindServer(DNSServer):
             # reconfig loads only new zones; measured ~50 ms with 500 zones.
             self._rndc("reconfig")
 
+    def add_notifying_zone(self, name: str, secondary: BindSecondary) -> None:
+        """Like `add_zone`, and every change is NOTIFYed to `secondary` at once.
+
+        Set when the zone is made: `rndc reconfig` leaves existing zones' options alone.
+        """
+        name = _normalize(name)
+        self._register_zone(name)
+        _write(self.workdir / "zones" / f"{name}.db", _zone_text(name, ""))
+        notify = (
+            f"notify explicit; notify-delay 0; also-notify {{ {HOST} port {secondary.port}; }}; "
+        )
+        self._install(name, self._stanza(name, f"zones/{name}.db", self.key, notify))
+        if self.running:
+            self.wait_for_zone(name)
+
     def _rndc(self, *args: str) -> str:
         return _run(
             [self.RNDC, "-c", str(self.workdir / "rndc.conf"), *args],
@@ -858,6 +874,35 @@ class TlsBindServer(BindServer):
             listen, f"{listen}\n    listen-on port {self.tls_port} tls dnssync-tls {{ {HOST}; }};"
         )
         _write(path, text)
+
+
+class BindSecondary(BindServer):
+    """BIND holding secondary copies of zones of a primary `BindServer`, as a zone's second
+    authoritative server: the first copy by AXFR, then NOTIFY + IXFR signed with `key`.
+
+    The zones' SOA refresh is an hour, so without NOTIFY a copy stays behind: a lagging
+    secondary. Stopped, it answers nothing; started again, it catches up from the primary.
+    """
+
+    kind = "bind-secondary"
+
+    def add_secondary_zone(self, name: str, primary: BindServer, *, notify: bool = True) -> None:
+        """Make zone `name` on `primary` and serve a copy of it here (first by AXFR); with
+        `notify`, the primary NOTIFYs every change and the copy follows by IXFR."""
+        if not self.running:
+            raise DNSServerError(f"{self.kind}: start the secondary before adding zones")
+        if notify:
+            primary.add_notifying_zone(name, self)
+        else:
+            primary.add_zone(name)
+        name = _normalize(name)
+        self._register_zone(name)
+        self._install(
+            name,
+            f'zone "{name}" {{ type secondary; file "zones/{name}.bak"; '
+            f'primaries {{ {HOST} port {primary.port} key "{primary.key.name}"; }}; }};\n',
+        )
+        self.wait_for_zone(name)
 
 
 # --------------------------------------------------------------------------- Knot DNS
@@ -1207,6 +1252,7 @@ class TechnitiumServer(DNSServer):
 KINDS: dict[str, type[DNSServer]] = {
     "bind": BindServer,
     "bind-views": ViewedBindServer,
+    "bind-secondary": BindSecondary,
     "knot": KnotServer,
     "pdns": PdnsServer,
     "technitium": TechnitiumServer,

@@ -8,9 +8,10 @@
 * lego's ``exec`` provider: ``present|cleanup <fqdn> <value>``, or with
   ``EXEC_MODE=RAW`` ``present|cleanup -- <domain> <token> <keyAuth>``.
 
-A hook is one short process: it presents (waiting for the listed
-nameservers when ``acme.propagation.wait`` is on, since the CA looks right
-after the hook returns) or cleans up, and exits 0 only on success.
+A hook is one short process: it presents (waiting, with ``acme.verify:
+authoritative``, until every authoritative server serves the value, since
+the CA looks right after the hook returns) or cleans up, and exits 0 only
+on success.
 """
 
 from __future__ import annotations

@@ -23,8 +23,9 @@ Where a record goes:
    zone we serve is looked up in ``acme.resolvers`` (if any) for such a CNAME.
 
 After the server accepts a Present the solver queries the primary and
-reports success only when the value is served; optionally it waits until
-every listed authoritative server serves it.  Errors are those of
+reports success only when the value is served, then (``acme.verify:
+authoritative``, the default) waits until every authoritative server of the
+zone serves it (authority.py).  Errors are those of
 :mod:`dnssync.errors`, raised by the RFC 2136 client (rcode, TSIG error) or
 here at the query edge; texts name the key, never its secret.
 """
@@ -49,6 +50,7 @@ import dns.resolver
 import dns.update
 
 from dnssync.acme import records
+from dnssync.acme.authority import Authority
 from dnssync.acme.payload import SolverOptions
 from dnssync.acme.records import Held
 from dnssync.config import AcmeConfig, AcmeServerConfig
@@ -59,13 +61,14 @@ from dnssync.errors import (
     InvalidInput,
     InvalidName,
     PrerequisiteFailed,
+    ServerFailure,
     ServerRefused,
 )
 from dnssync.names import from_dns, in_zone, zone_for
 from dnssync.retry import Backoff
 from dnssync.rfc2136 import answers
 from dnssync.rfc2136.client import Client, Timeouts, server_tls
-from dnssync.rfc2136.transport import resolve
+from dnssync.rfc2136.dnssec import explain_servfail
 from dnssync.rfc2136.zones import ZoneReader
 
 log = logging.getLogger(__name__)
@@ -219,6 +222,7 @@ class Solver:
         }
         self._zones: dict[tuple[str, str], tuple[str, float]] = {}
         self._readers: dict[tuple[str, str], ZoneReader] = {}
+        self._authority = Authority(cfg.propagation, clock)
         #: Values this process presented and has not cleaned up: the
         #: watcher's knowledge of what we wrote when markers are off.
         self.written: dict[tuple[str, str], Placement] = {}
@@ -250,9 +254,11 @@ class Solver:
             "present",
         )
         self.written[(placement.record, value)] = placement
-        if self.cfg.verify:
+        if self.cfg.verify != "off":
             await self._verify(placement, value, served=True)
-        if self.cfg.propagation.wait if wait is None else wait:
+        if wait is None:
+            wait = self.cfg.verify == "authoritative" or self.cfg.propagation.wait
+        if wait:
             await self._propagate(placement, value)
         log.info(
             "presented a value at %s (zone %s, server %s)",
@@ -457,6 +463,8 @@ class Solver:
             except PrerequisiteFailed as e:
                 if e.rcode != "YXRRSET":
                     raise
+            except ServerFailure as e:
+                raise await explain_servfail(server.client, placement.zone, e) from None
             # A CNAME sits at the record: write where it points.
             target = await server.cname(placement.record, placement.zone)
             if target is None:
@@ -486,48 +494,13 @@ class Solver:
             await asyncio.sleep(_VERIFY_BACKOFF.delay(polls))
 
     async def _propagate(self, placement: Placement, value: str) -> None:
-        """Wait until every listed authoritative server serves ``value``."""
+        """Wait until every authoritative server of the zone serves ``value``."""
         server = self._servers[placement.server]
-        addresses = server.cfg.nameserver_addresses()
-        if not addresses:
-            return
-        prop = self.cfg.propagation
-        lagging = {f"{h}:{p}" for h, p in addresses}
-        last_error: dict[str, str] = {}
-
-        async def one(host: str, port: int) -> None:
-            name = f"{host}:{port}"
-            while True:
-                try:
-                    ip = await resolve(host, port, server=f"nameserver {name}")
-                    nameserver = Client(
-                        ip,
-                        port,
-                        timeouts=Timeouts(query=min(prop.interval * 2, 3.0), attempts=1),
-                        label=f"nameserver {name}",
-                    )
-                    values = await nameserver.txt_values(placement.record, zone=placement.zone)
-                    if value in values:
-                        lagging.discard(name)
-                        return
-                except DNSError as e:
-                    last_error[name] = e.detail
-                await asyncio.sleep(prop.interval)
-
-        try:
-            async with asyncio.timeout(prop.timeout):
-                async with asyncio.TaskGroup() as tg:
-                    for host, port in addresses:
-                        tg.create_task(one(host, port))
-        except TimeoutError:
-            names = ", ".join(
-                f"{n} ({last_error[n]})" if n in last_error else n for n in sorted(lagging)
-            )
-            raise DNSTimeout(
-                f"the value at {placement.record} is not served by {names} "
-                f"within {prop.timeout:g} s",
-                zone=placement.zone,
-            ) from None
+        servers = await self._authority.servers(
+            server.client, placement.zone, server.cfg.nameserver_addresses()
+        )
+        if servers:
+            await self._authority.wait_served(servers, placement.record, placement.zone, value)
 
     async def _foreign_cname(self, name: str) -> str | None:
         """A CNAME at ``name`` from the configured resolvers (names in no zone of ours)."""

@@ -31,7 +31,14 @@ _SPEC_KEYS = {
 
 
 def trim(kind: str, obj: Mapping[str, Any]) -> dict[str, Any]:
-    """Only what the converters read: saves memory on large clusters."""
+    """Only what the converters read: saves memory on large clusters.
+
+    Kinds without a converter here (cert-manager Challenges, read by the ACME
+    watcher) are kept whole: trimming them to metadata hid every Challenge that
+    existed before the watcher's first list.
+    """
+    if kind not in _SPEC_KEYS:
+        return dict(obj)
     meta = obj.get("metadata") or {}
     spec = obj.get("spec") or {}
     status = obj.get("status") or {}

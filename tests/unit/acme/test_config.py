@@ -25,16 +25,24 @@ def server(**extra: object) -> dict[str, object]:
 
 
 def test_defaults() -> None:
-    """TTL 60, markers and verification on, webhook on 8443, grace 10 minutes."""
+    """TTL 60, markers on, every authoritative server verified, webhook on 8443, grace 10 min."""
     cfg = AcmeConfig.model_validate({"servers": [server()]})
     assert cfg.ttl == 60
-    assert cfg.markers and cfg.verify
+    assert cfg.markers and cfg.verify == "authoritative"
     assert cfg.servers[0].zones == ("mdapi.ch",)
     assert cfg.servers[0].key is not None
     assert cfg.servers[0].key.algorithm == "hmac-sha256"
     assert cfg.webhook.port == 8443
     assert cfg.webhook.auth_configmap == "kube-system/extension-apiserver-authentication"
     assert cfg.challenges.grace == 600
+
+
+@pytest.mark.parametrize(
+    ("given", "mode"), [(True, "primary"), (False, "off"), ("authoritative", "authoritative")]
+)
+def test_verify_booleans_keep_their_meaning(given: object, mode: str) -> None:
+    """verify: true (the old default) reads back from the primary only; false verifies nothing."""
+    assert AcmeConfig.model_validate({"servers": [server()], "verify": given}).verify == mode
 
 
 def test_nameservers_and_resolvers_parse() -> None:
