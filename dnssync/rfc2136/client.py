@@ -162,8 +162,11 @@ class Client:
         one try gets an equal share of it, so a silent host leaves time for the next."""
         share = limit / len(self.hosts) if split and len(self.hosts) > 1 else limit
 
+        tried: list[Host] = []
+
         async def on_host() -> T:
-            host = self.hosts.pick()
+            host = self.hosts.pick(tried)
+            tried.append(host)
             try:
                 async with asyncio.timeout(share):
                     result = await op(host)

@@ -20,6 +20,7 @@ import socket
 import ssl
 import struct
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from dnssync.errors import ConnectionFailed, DNSTimeout
@@ -309,12 +310,15 @@ class Hosts:
     def first(self) -> Host:
         return self._all[0]
 
-    def pick(self) -> Host:
+    def pick(self, tried: Collection[Host] = ()) -> Host:
+        """The first host up; within one operation, hosts it already ``tried`` come
+        last, so a retry moves on even when a short down mark has run out."""
         now = time.monotonic()
-        for host in self._all:
+        fresh = [h for h in self._all if h not in tried] or self._all
+        for host in fresh:
             if host.down_until <= now:
                 return host
-        return min(self._all, key=lambda h: h.down_until)
+        return min(fresh, key=lambda h: h.down_until)
 
     def failed(self, host: Host, error: str) -> None:
         host.failures += 1
