@@ -197,7 +197,9 @@ import asyncio, json, sys, time
 sys.path.insert(0, {root!r})
 from dnssync.sources.annotations import SourceOptions, parse_filter
 from dnssync.sources.index import ObjectIndex
-from dnssync.sources.kube import INGRESSES, SERVICES, Informer, api_client
+from dnssync.kube.client import api_client
+from dnssync.kube.informer import Informer
+from dnssync.kube.resources import INGRESSES, SERVICES
 from kubernetes_asyncio import client
 async def main():
     from pathlib import Path

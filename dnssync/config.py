@@ -214,6 +214,9 @@ class KubernetesConfig(_Model):
     namespaces: tuple[str, ...] = ()  # empty: all
     watch_timeout: int = Field(300, ge=1, le=3600)  # timeoutSeconds of each watch
     events: bool = True  # Kubernetes Events on the objects (published/conflict/refused)
+    #: How long 401/403/404 from the API are retried before they count as final
+    #: (a restarted API server refuses until its RBAC cache has filled).
+    refusal_grace: float = Field(120.0, ge=0)
 
 
 class LeaderElectionConfig(_Model):

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from kubernetes_asyncio import client
 
-from dnssync.leader import LeaderElector, LeaseOptions
-from dnssync.sources.kube import api_client
+from dnssync.errors import KubeRefused, KubeUnavailable
+from dnssync.kube.client import api_client
+from dnssync.kube.leader import LeaderElector, LeaseOptions
 from tests.fakekube import FakeKube, fake_kube
 
 OPTIONS = LeaseOptions(name="dnssync", namespace="default", duration=10, renew_deadline=5)
@@ -85,3 +86,86 @@ async def test_release_hands_over_at_once(api: client.ApiClient) -> None:
     assert not a.is_leader()
     clock.now += 1.5  # the released lease lasts 1 s
     assert await b.try_once()
+
+
+def leases(method: str, path: str) -> bool:
+    return "/leases" in path
+
+
+async def running_election(
+    api: client.ApiClient,
+) -> tuple[LeaderElector, asyncio.Event, asyncio.Task[None], list[object]]:
+    states: list[object] = []
+    opts = LeaseOptions(
+        name="run", namespace="default", duration=3, renew_deadline=2, retry_period=0.1
+    )
+    e = LeaderElector(api, replace(opts, identity="runner"), on_state=states.append)
+    stopping = asyncio.Event()
+    return e, stopping, asyncio.create_task(e.run(stopping)), states
+
+
+async def _until(cond: Callable[[], bool], within: float = 5.0) -> None:
+    async with asyncio.timeout(within):
+        while not cond():
+            await asyncio.sleep(0.01)
+
+
+async def test_a_failed_renewal_steps_down_at_once_and_recovers(
+    api: client.ApiClient, kube: FakeKube
+) -> None:
+    """One failed renewal (a 500) stops writing at once; the next good round leads again."""
+    e, stopping, task, states = await running_election(api)
+    try:
+        await _until(e.is_leader)
+        kube.fail_for(500, 0.5, only=leases)
+        await _until(lambda: not e.is_leader(), within=1.0)
+        await _until(e.is_leader, within=3.0)
+        assert any(isinstance(s, KubeUnavailable) for s in states)
+        assert states[-1] is None
+    finally:
+        stopping.set()
+        await asyncio.wait_for(task, 5)
+
+
+async def test_disconnects_do_not_end_the_election(api: client.ApiClient, kube: FakeKube) -> None:
+    """A connection closed without an answer (ServerDisconnectedError) is one failed round."""
+    e, stopping, task, _states = await running_election(api)
+    try:
+        await _until(e.is_leader)
+        kube.disconnect_filter = leases
+        kube.disconnect_next = 4
+        await _until(lambda: kube.disconnect_next == 0, within=5.0)
+        await _until(e.is_leader, within=3.0)
+        assert not task.done()
+    finally:
+        stopping.set()
+        await asyncio.wait_for(task, 5)
+
+
+async def test_missing_lease_rbac_is_reported_not_silent(
+    api: client.ApiClient, kube: FakeKube
+) -> None:
+    """403 on leases: never leading, and the refusal reported (for /readyz and metrics)."""
+    kube.fail_for(403, 60, only=leases)
+    e, stopping, task, states = await running_election(api)
+    try:
+        await _until(lambda: len(states) >= 2)
+        assert not e.is_leader()
+        assert all(isinstance(s, KubeRefused) for s in states)
+        assert "lease default/run: 403" in e.error and "RBAC" in e.error
+    finally:
+        stopping.set()
+        await asyncio.wait_for(task, 5)
+
+
+async def test_stopping_releases_the_lease_before_returning(
+    api: client.ApiClient, kube: FakeKube
+) -> None:
+    """run() returns only after the holder is cleared, so a follower need not wait."""
+    e, stopping, task, _states = await running_election(api)
+    await _until(e.is_leader)
+    stopping.set()
+    await asyncio.wait_for(task, 5)
+    lease = kube.get("coordination.k8s.io/v1", "Lease", "run", "default")
+    assert lease is not None
+    assert lease["spec"]["holderIdentity"] == ""

@@ -257,6 +257,37 @@ async def test_two_replicas_one_writer_and_failover(
             assert _applied(second) >= 1
 
 
+async def test_a_stopped_leader_hands_over_at_once(
+    kube: FakeKube, bind_server: DNSServer, tmp_path: Path
+) -> None:
+    """SIGTERM's stop releases the Lease before the client closes: failover in far less
+    than the lease duration (10 s here)."""
+    zone = f"fo{next(_zones)}.test"
+    bind_server.add_zone(zone)
+    kubeconfig = kube.write_kubeconfig(tmp_path)
+
+    def slow_lease(cfg: Config) -> Config:
+        le = cfg.leader_election.model_copy(
+            update={"duration": 10.0, "renew_deadline": 5.0, "retry_period": 0.2}
+        )
+        return cfg.model_copy(update={"leader_election": le})
+
+    first = App(slow_lease(config(kubeconfig, target("internal", bind_server, zone), leader=True)))
+    second = App(slow_lease(config(kubeconfig, target("internal", bind_server, zone), leader=True)))
+    first_task = asyncio.create_task(first.run())
+    await until(lambda: first.metrics.leader._value.get() == 1)
+    async with running(second):
+        await asyncio.sleep(0.3)
+        first.stop()
+        stopped = time.monotonic()
+        await asyncio.wait_for(first_task, 5)
+        lease = kube.get("coordination.k8s.io/v1", "Lease", "dnssync-test", "default")
+        assert lease is not None
+        assert lease["spec"]["holderIdentity"] in ("", second.elector.identity)
+        await until(lambda: second.metrics.leader._value.get() == 1, within=3)
+        assert time.monotonic() - stopped < 3.0
+
+
 def _applied(app: App) -> float:
     total = 0.0
     for metric in app.metrics.changes.collect():

@@ -13,11 +13,9 @@ import socket
 from datetime import UTC, datetime
 from typing import Any
 
-import aiohttp
 from kubernetes_asyncio import client
-from kubernetes_asyncio.client.exceptions import ApiException
 
-from dnssync.errors import DnssyncError
+from dnssync.kube.translate import translating
 
 log = logging.getLogger(__name__)
 _KINDS = {"service": ("v1", "Service"), "ingress": ("networking.k8s.io/v1", "Ingress")}
@@ -57,7 +55,5 @@ class KubeRecorder:
             "lastTimestamp": now,
             "count": 1,
         }
-        try:
+        with translating(f"record event {reason} on {ref}"):
             await self.api.create_namespaced_event(namespace, body)
-        except (ApiException, aiohttp.ClientError, OSError) as e:
-            raise DnssyncError(f"cannot record event {reason} on {ref}: {e}") from None
