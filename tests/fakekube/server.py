@@ -272,7 +272,7 @@ class FakeKube:
     def fail_for(
         self, code: int, seconds: float, *, only: Callable[[str, str], bool] | None = None
     ) -> None:
-        """Answer `code` to every API request (those `only(method, path_qs)` accepts) for a while."""
+        """Answer `code` to every API request (or those `only(method, path_qs)` takes) a while."""
         until = asyncio.get_running_loop().time() + seconds
         self._failing.append((code, until, only))
 
