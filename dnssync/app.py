@@ -18,15 +18,17 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
 from dnssync.config import Config
 from dnssync.controller import EndpointFeed, Loop, LoopOptions, Recorder, Target
-from dnssync.errors import KubeError
+from dnssync.errors import InvalidInput, KubeError
 from dnssync.http import Health, make_app, serve
 from dnssync.metrics import Metrics
+from dnssync.model import Endpoint
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +78,7 @@ class App:
     ) -> None:
         """Informers, leader election and the Event recorder, sharing one API client."""
         from dnssync.kube.client import api_client
-        from dnssync.kube.events import KubeRecorder
+        from dnssync.kube.events import EventRecorder
         from dnssync.kube.informer import Informer
         from dnssync.kube.resources import RESOURCES
         from dnssync.sources.index import ObjectIndex, trim
@@ -106,7 +108,16 @@ class App:
                 background.append((f"informer {informer.name}", partial(self._inform, informer)))
         self._elect(api, background)
         if kcfg.events:
-            self.recorder = KubeRecorder(api)
+            events = self.metrics.events
+            recorder = EventRecorder(
+                api,
+                lookup=index.objects.get,
+                qps=kcfg.events_qps,
+                burst=kcfg.events_burst,
+                on_result=lambda result: events.labels(result).inc(),
+            )
+            self.recorder = recorder
+            background.append(("events", recorder.run))
 
     def _elect(self, api: Any, background: list[tuple[str, Factory]]) -> None:
         from dnssync.kube.leader import LeaderElector, LeaseOptions
@@ -232,6 +243,51 @@ class App:
             if self.stopping.is_set():
                 return
             await asyncio.sleep(0.01)
+
+
+@dataclass(frozen=True, slots=True)
+class Desired:
+    """What one target's sources ask for, read once."""
+
+    endpoints: list[Endpoint]
+    errors: list[InvalidInput]
+
+
+async def desired(cfg: Config, targets: Sequence[Target]) -> dict[str, Desired]:
+    """The one-shot source (``plan``, ``sync --once``): the manifests directory if
+    set, else one list of the cluster -- no watch, nothing kept running."""
+    if cfg.manifests is not None:
+        from dnssync.sources.manifests import load_manifests
+
+        out: dict[str, Desired] = {}
+        for target in targets:
+            loaded = load_manifests(cfg.manifests, target.source_options)
+            kinds = set(target.cfg.sources)
+            eps = [e for e in loaded.endpoints if e.source.kind in kinds]
+            out[target.name] = Desired(eps, list(loaded.errors))
+        return out
+    return await _listed(cfg, targets)
+
+
+async def _listed(cfg: Config, targets: Sequence[Target]) -> dict[str, Desired]:
+    from dnssync.kube.client import api_client
+    from dnssync.kube.informer import Informer
+    from dnssync.kube.resources import RESOURCES
+    from dnssync.sources.index import ObjectIndex, trim
+
+    kcfg = cfg.kubernetes
+    index = ObjectIndex()
+    views = {t.name: index.view(t.source_options, t.cfg.sources) for t in targets}
+    kinds = sorted({k for t in targets for k in t.cfg.sources})
+    namespaces: list[str | None] = list(kcfg.namespaces) or [None]
+    api = await api_client(kcfg.kubeconfig, context=kcfg.context)
+    try:
+        for kind in kinds:
+            for ns in namespaces:
+                await Informer(api, RESOURCES[kind], index, namespace=ns, shrink=trim).list_once()
+    finally:
+        await api.close()
+    return {name: Desired(list(v.endpoints()), list(v.errors())) for name, v in views.items()}
 
 
 def run(cfg: Config) -> int:

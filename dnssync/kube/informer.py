@@ -31,6 +31,7 @@ from typing import Any, Protocol
 
 from kubernetes_asyncio import client
 
+from dnssync import retry
 from dnssync.errors import ConfigError, KubeError, KubeGone, KubeNotFound, KubeRefused
 from dnssync.errors import KubeUnavailable as Unavailable
 from dnssync.kube.resources import ListCall, Resource
@@ -111,6 +112,12 @@ class Informer:
             return await fn(ns, **kw)
 
         return call
+
+    async def list_once(self) -> None:
+        """One list into the sink, no watch (a one-shot plan); transient errors retried."""
+        call = self._call()
+        await retry.call(lambda: self._list(call), attempts=4, initial=0.5, cap=4.0)
+        self.synced.set()
 
     async def run(self) -> None:
         """Forever: list, watch, resume, relist; raise only on a lasting refusal."""
@@ -211,9 +218,10 @@ class Informer:
     def _event(self, line: bytes, rv: str, what: str) -> str:
         try:
             event = json.loads(line)
-            kind = event["type"]
-            obj = event["object"]
+            kind, obj = event["type"], event["object"]
             meta = obj.get("metadata") or {}
+            if not isinstance(meta, dict):
+                raise TypeError("metadata is not an object")
         except (ValueError, KeyError, TypeError, AttributeError):
             self.stats.malformed += 1
             # Skipping it could lose a change: resume from the last good version.

@@ -110,6 +110,8 @@ def translate(error: BaseException, what: str) -> KubeError:
         )
     if isinstance(error, TimeoutError):
         return KubeUnavailable(f"{what}: no answer in time")
+    if isinstance(error, aiohttp.ClientPayloadError):
+        return KubeUnavailable(f"{what}: the connection broke in the middle of the answer")
     if isinstance(error, aiohttp.ClientError | OSError):
         detail = " ".join(str(error).split())[:_MESSAGE_MAX] or type(error).__name__
         return KubeUnavailable(f"{what}: connection failed: {detail}")

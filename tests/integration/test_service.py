@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -152,11 +153,15 @@ async def test_watch_events_drive_records(
         assert 'dnssync_changes_applied_total{action="update"' in body
         # The loop interval is an hour: only watch events can have driven this.
         assert app.loops[0].options.interval == 3600.0
-        events = kube.list("v1", "Event", "web")
-        published = [e for e in events if e.get("reason") == "Published"]
-        assert published
-        assert published[0]["involvedObject"]["kind"] == "Ingress"
-        assert host in published[0]["message"]
+
+        def published() -> list[dict[str, Any]]:
+            events = kube.list("v1", "Event", "web")
+            return [e for e in events if e.get("reason") == "Published"]
+
+        await until(published)  # posted in the background, off the reconcile path
+        assert published()[0]["involvedObject"]["kind"] == "Ingress"
+        assert published()[0]["involvedObject"]["uid"]
+        assert host in published()[0]["message"]
 
 
 async def _is(values: Any, expected: list[str]) -> bool:
@@ -286,6 +291,63 @@ async def test_a_stopped_leader_hands_over_at_once(
         assert lease["spec"]["holderIdentity"] in ("", second.elector.identity)
         await until(lambda: second.metrics.leader._value.get() == 1, within=3)
         assert time.monotonic() - stopped < 3.0
+
+
+async def test_invalid_objects_are_visible(
+    kube: FakeKube, bind_server: DNSServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A bad ttl: a Warning Event on the object naming the annotation, a log line, a gauge."""
+    zone = f"inv{next(_zones)}.test"
+    bind_server.add_zone(zone)
+    app = App(config(kube.write_kubeconfig(tmp_path), target("internal", bind_server, zone)))
+    bad = ingress("bad", f"bad.{zone}", "192.0.2.50")
+    bad["metadata"]["annotations"]["external-dns.alpha.kubernetes.io/ttl"] = "forever"
+    with caplog.at_level(logging.WARNING, logger="dnssync.controller"):
+        async with running(app):
+            kube.create(bad)
+            kube.create(ingress("good", f"good.{zone}", "192.0.2.51"))
+            await until(lambda: lookup(bind_server, f"good.{zone}"))
+
+            def invalid() -> list[dict[str, Any]]:
+                return [e for e in kube.list("v1", "Event", "web") if e["reason"] == "Invalid"]
+
+            await until(invalid)
+            [event] = invalid()
+            assert event["type"] == "Warning"
+            assert event["involvedObject"]["name"] == "bad"
+            assert "annotation external-dns.alpha.kubernetes.io/ttl" in event["message"]
+            assert "forever" in event["message"]
+            _, body = await http_get(app.http_port, "/metrics")
+            assert 'dnssync_invalid_objects{target="internal"} 1.0' in body
+    lines = [r.getMessage() for r in caplog.records if "invalid input" in r.getMessage()]
+    assert len(lines) == 1
+    assert "ingress web/bad" in lines[0] and "ttl" in lines[0]
+
+
+async def test_readyz_says_when_sources_or_the_lease_cannot_be_read(
+    kube: FakeKube, bind_server: DNSServer, tmp_path: Path
+) -> None:
+    """Not ready while the API refuses the watch or the Lease; ready again after."""
+    zone = f"rdy{next(_zones)}.test"
+    bind_server.add_zone(zone)
+    app = App(
+        config(kube.write_kubeconfig(tmp_path), target("internal", bind_server, zone), leader=True)
+    )
+    async with running(app):
+        await until(lambda: _ready(app, True))
+        kube.fail_for(403, 2.0, only=lambda method, path: "/leases" in path)
+        await until(lambda: _ready(app, False))
+        _, body = await http_get(app.http_port, "/readyz")
+        assert "leader election" in body and "403" in body
+        await until(lambda: _ready(app, True), within=10)
+        kube.fail_for(503, 2.0, only=lambda method, path: "/ingresses" in path)
+        kube.retry_after = "0"
+        await kube.wait_for_watches(1)
+        kube.drop_connections()
+        await until(lambda: _ready(app, False))
+        _, body = await http_get(app.http_port, "/readyz")
+        assert "source ingresses" in body
+        await until(lambda: _ready(app, True), within=10)
 
 
 def _applied(app: App) -> float:
