@@ -8,8 +8,8 @@ replace / patch / delete with the real status codes and Status bodies, and
 `/status` subresources. State and its rules live in `store.Store`; this module
 maps URLs to it and owns everything that is about connections: watch
 streams, fault injection (`fail_next`, `fail_for`, `disconnect_next`,
-`retry_after`, `expire_watches`, `drop_connections`, `restart`,
-`stream_delay`) and the request log tests use to spot hot loops.
+`retry_after`, `request_delay`, `expire_watches`, `drop_connections`,
+`restart`, `stream_delay`) and the request log tests use to spot hot loops.
 """
 
 from __future__ import annotations
@@ -109,6 +109,10 @@ class FakeKube:
         # before any answer: the client sees ServerDisconnectedError.
         self.disconnect_next = 0
         self.disconnect_filter: Callable[[str, str], bool] | None = None
+        # Seconds every request (matching `delay_filter`) waits before it is
+        # handled: a slow or overloaded API server.
+        self.request_delay = 0.0
+        self.delay_filter: Callable[[str, str], bool] | None = None
         self.stream_delay = 0.0  # seconds before each watch event is written
         self.bookmark_interval = 60.0  # the real server sends one about a minute
         # A watch without timeoutSeconds lasts this long (the real server picks
@@ -325,6 +329,10 @@ class FakeKube:
                 if request.transport is not None:
                     request.transport.close()
                 return web.Response(status=500)  # never reaches the client
+            if self.request_delay > 0 and (
+                self.delay_filter is None or self.delay_filter(method, path_qs)
+            ):
+                await asyncio.sleep(self.request_delay)
             api_call = request.path.startswith(("/api/", "/apis/"))
             code = self._time_fault(method, path_qs) if api_call else None
             if code is not None:
