@@ -1,11 +1,19 @@
-"""Lease-based leader election against the fake API through the real client."""
+"""Lease-based leader election against the fake API through the real client.
+
+Tests taking only ``api`` (built from the ``kubeconfig`` fixture) use nothing
+but the API, so a real-apiserver tier can run them with its own ``kubeconfig``;
+those taking ``kube`` inject faults into the in-repo fake.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import itertools
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from kubernetes_asyncio import client
@@ -33,31 +41,52 @@ async def kube() -> AsyncIterator[FakeKube]:
 
 
 @pytest.fixture
-async def api(kube: FakeKube, tmp_path: Path) -> AsyncIterator[client.ApiClient]:
-    a = await api_client(kube.write_kubeconfig(tmp_path / "kubeconfig"))
+def kubeconfig(kube: FakeKube, tmp_path: Path) -> Path:
+    return kube.write_kubeconfig(tmp_path / "kubeconfig")
+
+
+@pytest.fixture
+async def api(kubeconfig: Path) -> AsyncIterator[client.ApiClient]:
+    a = await api_client(kubeconfig)
     async with a:
         yield a
 
 
-def elector(api: client.ApiClient, name: str, clock: Clock) -> LeaderElector:
-    return LeaderElector(api, replace(OPTIONS, identity=name), clock=clock)
+async def lease_spec(api: client.ApiClient, name: str) -> dict[str, Any]:
+    """The Lease's spec, read through the API (so it works on any server)."""
+    lease: Any = await client.CoordinationV1Api(api).read_namespaced_lease(name, "default")
+    return {
+        "holderIdentity": lease.spec.holder_identity or "",
+        "leaseTransitions": lease.spec.lease_transitions,
+    }
 
 
-async def test_only_one_of_two_racing_replicas_wins(api: client.ApiClient) -> None:
+_leases = itertools.count()
+
+
+@pytest.fixture
+def lease() -> str:
+    """A Lease name of this test's own (a real API server is shared by the tests)."""
+    return f"dnssync-{next(_leases)}-{int(time.time())}"
+
+
+def elector(api: client.ApiClient, name: str, clock: Clock, lease: str) -> LeaderElector:
+    return LeaderElector(api, replace(OPTIONS, name=lease, identity=name), clock=clock)
+
+
+async def test_only_one_of_two_racing_replicas_wins(api: client.ApiClient, lease: str) -> None:
     """Two replicas acquiring at once: the create/409 race leaves exactly one leader."""
     clock = Clock()
-    a, b = elector(api, "a", clock), elector(api, "b", clock)
+    a, b = elector(api, "a", clock, lease), elector(api, "b", clock, lease)
     results = await asyncio.gather(a.try_once(), b.try_once())
     assert sorted(results) == [False, True]
     assert a.is_leader() != b.is_leader()
 
 
-async def test_follower_waits_for_expiry_then_takes_over(
-    api: client.ApiClient, kube: FakeKube
-) -> None:
+async def test_follower_waits_for_expiry_then_takes_over(api: client.ApiClient, lease: str) -> None:
     """A follower takes over only after the holder stopped renewing for a lease duration."""
     clock = Clock()
-    a, b = elector(api, "a", clock), elector(api, "b", clock)
+    a, b = elector(api, "a", clock, lease), elector(api, "b", clock, lease)
     assert await a.try_once()
     assert not await b.try_once()
     clock.now += 5
@@ -67,19 +96,18 @@ async def test_follower_waits_for_expiry_then_takes_over(
     assert not await b.try_once()
     clock.now += 2
     assert await b.try_once()
-    lease = kube.get("coordination.k8s.io/v1", "Lease", "dnssync", "default")
-    assert lease is not None
-    assert lease["spec"]["holderIdentity"] == "b"
-    assert lease["spec"]["leaseTransitions"] == 1
+    spec = await lease_spec(api, lease)
+    assert spec["holderIdentity"] == "b"
+    assert spec["leaseTransitions"] == 1
     assert not a.is_leader() or clock.now - a._last_renew <= OPTIONS.renew_deadline
     clock.now += 6
     assert not a.is_leader()  # could not renew within the deadline: steps down
 
 
-async def test_release_hands_over_at_once(api: client.ApiClient) -> None:
+async def test_release_hands_over_at_once(api: client.ApiClient, lease: str) -> None:
     """A released lease is taken by the next replica without waiting for expiry."""
     clock = Clock()
-    a, b = elector(api, "a", clock), elector(api, "b", clock)
+    a, b = elector(api, "a", clock, lease), elector(api, "b", clock, lease)
     assert await a.try_once()
     assert not await b.try_once()
     await a.release()
@@ -93,11 +121,11 @@ def leases(method: str, path: str) -> bool:
 
 
 async def running_election(
-    api: client.ApiClient,
+    api: client.ApiClient, lease: str
 ) -> tuple[LeaderElector, asyncio.Event, asyncio.Task[None], list[object]]:
     states: list[object] = []
     opts = LeaseOptions(
-        name="run", namespace="default", duration=3, renew_deadline=2, retry_period=0.1
+        name=lease, namespace="default", duration=3, renew_deadline=2, retry_period=0.1
     )
     e = LeaderElector(api, replace(opts, identity="runner"), on_state=states.append)
     stopping = asyncio.Event()
@@ -111,10 +139,10 @@ async def _until(cond: Callable[[], bool], within: float = 5.0) -> None:
 
 
 async def test_a_failed_renewal_steps_down_at_once_and_recovers(
-    api: client.ApiClient, kube: FakeKube
+    api: client.ApiClient, kube: FakeKube, lease: str
 ) -> None:
     """One failed renewal (a 500) stops writing at once; the next good round leads again."""
-    e, stopping, task, states = await running_election(api)
+    e, stopping, task, states = await running_election(api, lease)
     try:
         await _until(e.is_leader)
         kube.fail_for(500, 0.5, only=leases)
@@ -127,9 +155,11 @@ async def test_a_failed_renewal_steps_down_at_once_and_recovers(
         await asyncio.wait_for(task, 5)
 
 
-async def test_disconnects_do_not_end_the_election(api: client.ApiClient, kube: FakeKube) -> None:
+async def test_disconnects_do_not_end_the_election(
+    api: client.ApiClient, kube: FakeKube, lease: str
+) -> None:
     """A connection closed without an answer (ServerDisconnectedError) is one failed round."""
-    e, stopping, task, _states = await running_election(api)
+    e, stopping, task, _states = await running_election(api, lease)
     try:
         await _until(e.is_leader)
         kube.disconnect_filter = leases
@@ -143,29 +173,27 @@ async def test_disconnects_do_not_end_the_election(api: client.ApiClient, kube: 
 
 
 async def test_missing_lease_rbac_is_reported_not_silent(
-    api: client.ApiClient, kube: FakeKube
+    api: client.ApiClient, kube: FakeKube, lease: str
 ) -> None:
     """403 on leases: never leading, and the refusal reported (for /readyz and metrics)."""
     kube.fail_for(403, 60, only=leases)
-    e, stopping, task, states = await running_election(api)
+    e, stopping, task, states = await running_election(api, lease)
     try:
         await _until(lambda: len(states) >= 2)
         assert not e.is_leader()
         assert all(isinstance(s, KubeRefused) for s in states)
-        assert "lease default/run: 403" in e.error and "RBAC" in e.error
+        assert f"lease default/{lease}: 403" in e.error and "RBAC" in e.error
     finally:
         stopping.set()
         await asyncio.wait_for(task, 5)
 
 
 async def test_stopping_releases_the_lease_before_returning(
-    api: client.ApiClient, kube: FakeKube
+    api: client.ApiClient, lease: str
 ) -> None:
     """run() returns only after the holder is cleared, so a follower need not wait."""
-    e, stopping, task, _states = await running_election(api)
+    e, stopping, task, _states = await running_election(api, lease)
     await _until(e.is_leader)
     stopping.set()
     await asyncio.wait_for(task, 5)
-    lease = kube.get("coordination.k8s.io/v1", "Lease", "run", "default")
-    assert lease is not None
-    assert lease["spec"]["holderIdentity"] == ""
+    assert (await lease_spec(api, lease))["holderIdentity"] == ""
