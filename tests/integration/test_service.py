@@ -351,6 +351,41 @@ async def test_invalid_objects_are_visible(
     assert "ingress web/bad" in lines[0] and "ttl" in lines[0]
 
 
+async def test_invalid_manifests_name_file_and_document(
+    bind_server: DNSServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Without a cluster, an invalid document is logged by file and document, and counted."""
+    zone = f"invm{next(_zones)}.test"
+    bind_server.add_zone(zone)
+    manifests = tmp_path / "manifests"
+    manifests.mkdir()
+    (manifests / "apps.yaml").write_text(
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: ok\n  namespace: apps\n"
+        f"  annotations:\n    {MANAGE}: mdapi\n"
+        f"    external-dns.alpha.kubernetes.io/hostname: ok.{zone}\n"
+        "    external-dns.alpha.kubernetes.io/target: 192.0.2.90\n"
+        "---\n"
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: bad\n  namespace: apps\n"
+        f"  annotations:\n    {MANAGE}: mdapi\n"
+        f"    external-dns.alpha.kubernetes.io/hostname: bad.{zone}\n"
+        "    external-dns.alpha.kubernetes.io/ttl: forever\n"
+    )
+    cfg = Config(
+        targets=(target("git", bind_server, zone),),
+        manifests=manifests,
+        reconcile=ReconcileConfig(debounce=0.0, manifests_poll=0.05),
+        http=HTTPConfig(host="127.0.0.1", port=0),
+    )
+    app = App(cfg)
+    with caplog.at_level(logging.WARNING, logger="dnssync.controller"):
+        async with running(app):
+            await until(lambda: lookup(bind_server, f"ok.{zone}"))
+            _, body = await http_get(app.http_port, "/metrics")
+            assert 'dnssync_invalid_objects{target="git"} 1.0' in body
+    [line] = [r.getMessage() for r in caplog.records if "invalid input" in r.getMessage()]
+    assert "apps.yaml document 2" in line and "service apps/bad" in line and "ttl" in line
+
+
 async def test_readyz_says_when_sources_or_the_lease_cannot_be_read(
     kube: FakeKube, bind_server: DNSServer, tmp_path: Path
 ) -> None:
