@@ -186,12 +186,12 @@ async def events_burst(s: DNSServer, objects: int, *, events: bool = True) -> di
             while await _seen(s, f"i0.{zone}") != [ip]:
                 await asyncio.sleep(0.001)
             change = time.perf_counter() - t1
-            events = len(kube.list("v1", "Event", "bench"))
+            posted = len(kube.list("v1", "Event", "bench"))
             t2 = time.perf_counter()
             app.stop()
             await task
             stop = time.perf_counter() - t2
-    return {"converged": converged, "change": change, "stop": stop, "events": events}
+    return {"converged": converged, "change": change, "stop": stop, "events": posted}
 
 
 async def idle_pass(s: DNSServer, n: int) -> tuple[float, int]:

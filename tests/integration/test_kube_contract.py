@@ -95,7 +95,7 @@ async def informing(
         namespace=namespace,
         watch_timeout=30,
         shrink=trim,
-        backoff=Backoff(0.05, 0.5),
+        backoff=Backoff(initial=0.05, cap=0.5),
         **kw,
     )
     task = asyncio.create_task(informer.run())
