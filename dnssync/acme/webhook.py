@@ -291,7 +291,15 @@ class Webhook:
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.requested_port, ssl_context=self._ctx)
-        await site.start()
+        try:
+            await site.start()
+        except OSError as e:
+            await self._runner.cleanup()
+            self._runner = None
+            where = f"{self.host}:{self.requested_port}"
+            raise ConfigError(
+                f"acme.webhook: cannot listen on {where}: {e.strerror or e}"
+            ) from None
         self.port = int(self._runner.addresses[0][1])
         self._reloader = asyncio.create_task(self._reload_loop(), name="webhook-reload")
         log.info("ACME webhook listening on https://%s:%d", self.host, self.port)

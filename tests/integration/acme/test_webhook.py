@@ -681,3 +681,19 @@ async def test_configmap_read_outlives_5xx_and_names_a_lasting_refusal(
     text = str(refused.value)
     assert "read ConfigMap kube-system/extension-apiserver-authentication: 403" in text
     assert "extension-apiserver-authentication-reader" in text and "\n" not in text
+
+
+async def test_a_webhook_port_in_use_is_one_clear_line(
+    bind_server: BindServer, acme_zone: str, webhook: WebhookFactory
+) -> None:
+    """The webhook's port taken: a ConfigError naming host and port, not an OSError traceback."""
+    from dnssync.errors import ConfigError
+
+    solver = Solver(acme_config(bind_server, [acme_zone]))
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(ConfigError, match=f"cannot listen on 127.0.0.1:{port}"):
+            async with webhook(solver, port=port):
+                pass
