@@ -7,6 +7,7 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -318,6 +319,27 @@ async def test_slow_event_posts_never_hold_up_dns(
         stopping = time.monotonic()
         await asyncio.wait_for(task, 10)
     assert time.monotonic() - stopping < 3.0
+
+
+async def test_ten_api_server_restarts_are_survived(
+    kube: FakeKube, bind_server: DNSServer, tmp_path: Path
+) -> None:
+    """Ten restarts, each refusing everything for a while (empty RBAC cache): the service
+    lives on, and a change made after each restart is in DNS within 10 s."""
+    zone = f"rst{next(_zones)}.test"
+    bind_server.add_zone(zone)
+    app = App(
+        config(kube.write_kubeconfig(tmp_path), target("internal", bind_server, zone), leader=True)
+    )
+    async with running(app) as task:
+        for n in range(10):
+            await kube.wait_for_watches(2)
+            await kube.restart(refuse_for=0.5 + (n % 3) * 0.5)
+            name = f"r{n}.{zone}"
+            kube.create(ingress(f"r{n}", name, f"192.0.2.{100 + n}"))
+            await until(partial(lookup, bind_server, name), within=10)
+            assert not task.done()
+        await until(lambda: _ready(app, True), within=10)
 
 
 async def test_invalid_objects_are_visible(
