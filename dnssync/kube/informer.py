@@ -153,7 +153,13 @@ class Informer:
         if isinstance(error, KubeRefused | KubeNotFound):
             lasted = grace.refused()
             if lasted >= grace.seconds:
-                raise ConfigError(f"{error}; still so after {lasted:.0f} s") from None
+                hint = ""
+                if isinstance(error, KubeNotFound):
+                    hint = (
+                        f" (does the API serve {self.resource.api_version} {self.resource.plural}:"
+                    )
+                    hint += " is its CRD installed?)"
+                raise ConfigError(f"{error}{hint}; still so after {lasted:.0f} s") from None
         elif not error.retryable:
             raise ConfigError(str(error)) from None
         delay = self.streak.next(error)

@@ -254,8 +254,9 @@ async def test_missing_crd_is_a_clear_permanent_error(
     informer = Informer(
         api, broken, ObjectIndex(), grace=0.5, backoff=Backoff(initial=0.05, cap=0.1)
     )
-    with pytest.raises(ConfigError, match="404"):
+    with pytest.raises(ConfigError, match="404") as error:
         await asyncio.wait_for(informer.run(), 5)
+    assert "is its CRD installed?" in str(error.value)
 
 
 def _lister(api: client.ApiClient, group: str, version: str, plural: str) -> Any:
