@@ -1,8 +1,8 @@
 """Informer contract through the API only: runnable against the fake or a real API server.
 
-Every test takes ``api`` (from the ``kubeconfig`` fixture) and works in a
-namespace of its own, so a real-apiserver tier runs this module unchanged by
-providing its own ``kubeconfig`` fixture.
+Every test takes ``api`` (from the ``kubeconfig`` fixture: the in-repo fake,
+then the real kube-apiserver of tests/realkube.py) and works in a namespace of
+its own.
 """
 
 from __future__ import annotations
@@ -24,22 +24,23 @@ from dnssync.kube.resources import SERVICES
 from dnssync.retry import Backoff
 from dnssync.sources.annotations import SourceOptions, parse_filter
 from dnssync.sources.index import EndpointView, ObjectIndex, trim
-from tests.fakekube import FakeKube, fake_kube
+from tests.fakekube import fake_kube
+from tests.realkube import ControlPlane
 
 MANAGE = "external-dns.alpha.kubernetes.io/manage"
 OPTIONS = SourceOptions(annotation_filter=parse_filter(f"{MANAGE}=mdapi"))
 _spaces = itertools.count()
 
 
-@pytest.fixture
-async def kube() -> AsyncIterator[FakeKube]:
-    async with fake_kube() as k:
-        yield k
-
-
-@pytest.fixture
-def kubeconfig(kube: FakeKube, tmp_path: Path) -> Path:
-    return kube.write_kubeconfig(tmp_path)
+@pytest.fixture(params=["fake", "real"])
+async def kubeconfig(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Path]:
+    """A kubeconfig for the fake, then for the real kube-apiserver (admin)."""
+    if request.param == "fake":
+        async with fake_kube() as kube:
+            yield kube.write_kubeconfig(tmp_path)
+        return
+    plane: ControlPlane = request.getfixturevalue("control_plane")
+    yield plane.admin_kubeconfig
 
 
 @pytest.fixture

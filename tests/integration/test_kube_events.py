@@ -1,8 +1,8 @@
 """The Event recorder through the real kubernetes-asyncio client, as client-go records.
 
-The tests that need no fault injection use only the API (fixtures ``kubeconfig``
-and ``api``), so a real-apiserver tier can run them by providing its own
-``kubeconfig`` fixture; the rest also take ``kube`` (the in-repo fake).
+The tests that need no fault injection use only the API (``api``, from the
+``kubeconfig`` fixture: the in-repo fake, then the real kube-apiserver of
+tests/realkube.py); those injecting faults take ``kube`` and ``fake_api``.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from dnssync.kube.client import api_client
 from dnssync.kube.events import EventRecorder
 from dnssync.model import ObjectRef
 from tests.fakekube import FakeKube, fake_kube
+from tests.realkube import ControlPlane
 
 _names = itertools.count()
 
@@ -32,14 +33,28 @@ async def kube() -> AsyncIterator[FakeKube]:
         yield k
 
 
-@pytest.fixture
-def kubeconfig(kube: FakeKube, tmp_path: Path) -> Path:
-    return kube.write_kubeconfig(tmp_path)
+@pytest.fixture(params=["fake", "real"])
+async def kubeconfig(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Path]:
+    """A kubeconfig for the fake, then for the real kube-apiserver (admin)."""
+    if request.param == "fake":
+        async with fake_kube() as kube:
+            yield kube.write_kubeconfig(tmp_path)
+        return
+    plane: ControlPlane = request.getfixturevalue("control_plane")
+    yield plane.admin_kubeconfig
 
 
 @pytest.fixture
 async def api(kubeconfig: Path) -> AsyncIterator[client.ApiClient]:
     a = await api_client(kubeconfig)
+    async with a:
+        yield a
+
+
+@pytest.fixture
+async def fake_api(kube: FakeKube, tmp_path: Path) -> AsyncIterator[client.ApiClient]:
+    """A client of the fake ``kube`` (for faults only the fake can inject)."""
+    a = await api_client(kube.write_kubeconfig(tmp_path / "fake"))
     async with a:
         yield a
 
@@ -138,8 +153,9 @@ async def test_posts_are_rate_limited(api: client.ApiClient) -> None:
     assert len(await events_of(api, obj)) == 6
 
 
-async def test_a_failed_post_is_retried(api: client.ApiClient, kube: FakeKube) -> None:
+async def test_a_failed_post_is_retried(fake_api: client.ApiClient, kube: FakeKube) -> None:
     """A 503 while posting is retried, and the Event arrives."""
+    api = fake_api
     obj = await service(api)
     results: list[str] = []
     rec = recorder(api, obj, results=results)
@@ -152,9 +168,10 @@ async def test_a_failed_post_is_retried(api: client.ApiClient, kube: FakeKube) -
 
 
 async def test_a_refused_post_is_one_log_line_without_headers(
-    api: client.ApiClient, kube: FakeKube, caplog: pytest.LogCaptureFixture
+    fake_api: client.ApiClient, kube: FakeKube, caplog: pytest.LogCaptureFixture
 ) -> None:
     """An Event the API keeps refusing is dropped with one line: no headers, no body dump."""
+    api = fake_api
     obj = await service(api)
     results: list[str] = []
     rec = recorder(api, obj, results=results)

@@ -1,8 +1,8 @@
 """Lease-based leader election against the fake API through the real client.
 
-Tests taking only ``api`` (built from the ``kubeconfig`` fixture) use nothing
-but the API, so a real-apiserver tier can run them with its own ``kubeconfig``;
-those taking ``kube`` inject faults into the in-repo fake.
+Tests taking only ``api`` (from the ``kubeconfig`` fixture: the in-repo fake,
+then the real kube-apiserver of tests/realkube.py) use nothing but the API;
+those taking ``kube`` and ``fake_api`` inject faults into the fake.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from dnssync.errors import KubeRefused, KubeUnavailable
 from dnssync.kube.client import api_client
 from dnssync.kube.leader import LeaderElector, LeaseOptions
 from tests.fakekube import FakeKube, fake_kube
+from tests.realkube import ControlPlane
 
 OPTIONS = LeaseOptions(name="dnssync", namespace="default", duration=10, renew_deadline=5)
 
@@ -40,14 +41,28 @@ async def kube() -> AsyncIterator[FakeKube]:
         yield k
 
 
-@pytest.fixture
-def kubeconfig(kube: FakeKube, tmp_path: Path) -> Path:
-    return kube.write_kubeconfig(tmp_path / "kubeconfig")
+@pytest.fixture(params=["fake", "real"])
+async def kubeconfig(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Path]:
+    """A kubeconfig for the fake, then for the real kube-apiserver (admin)."""
+    if request.param == "fake":
+        async with fake_kube() as kube:
+            yield kube.write_kubeconfig(tmp_path / "kubeconfig")
+        return
+    plane: ControlPlane = request.getfixturevalue("control_plane")
+    yield plane.admin_kubeconfig
 
 
 @pytest.fixture
 async def api(kubeconfig: Path) -> AsyncIterator[client.ApiClient]:
     a = await api_client(kubeconfig)
+    async with a:
+        yield a
+
+
+@pytest.fixture
+async def fake_api(kube: FakeKube, tmp_path: Path) -> AsyncIterator[client.ApiClient]:
+    """A client of the fake ``kube`` (for faults only the fake can inject)."""
+    a = await api_client(kube.write_kubeconfig(tmp_path / "fake"))
     async with a:
         yield a
 
@@ -139,9 +154,10 @@ async def _until(cond: Callable[[], bool], within: float = 5.0) -> None:
 
 
 async def test_a_failed_renewal_steps_down_at_once_and_recovers(
-    api: client.ApiClient, kube: FakeKube, lease: str
+    fake_api: client.ApiClient, kube: FakeKube, lease: str
 ) -> None:
     """One failed renewal (a 500) stops writing at once; the next good round leads again."""
+    api = fake_api
     e, stopping, task, states = await running_election(api, lease)
     try:
         await _until(e.is_leader)
@@ -156,9 +172,10 @@ async def test_a_failed_renewal_steps_down_at_once_and_recovers(
 
 
 async def test_disconnects_do_not_end_the_election(
-    api: client.ApiClient, kube: FakeKube, lease: str
+    fake_api: client.ApiClient, kube: FakeKube, lease: str
 ) -> None:
     """A connection closed without an answer (ServerDisconnectedError) is one failed round."""
+    api = fake_api
     e, stopping, task, _states = await running_election(api, lease)
     try:
         await _until(e.is_leader)
@@ -173,9 +190,10 @@ async def test_disconnects_do_not_end_the_election(
 
 
 async def test_missing_lease_rbac_is_reported_not_silent(
-    api: client.ApiClient, kube: FakeKube, lease: str
+    fake_api: client.ApiClient, kube: FakeKube, lease: str
 ) -> None:
     """403 on leases: never leading, and the refusal reported (for /readyz and metrics)."""
+    api = fake_api
     kube.fail_for(403, 60, only=leases)
     e, stopping, task, states = await running_election(api, lease)
     try:
