@@ -145,3 +145,22 @@ async def test_a_300_kib_object_is_read_from_list_and_watch(
         await core.create_namespaced_service(namespace, body("watched", **blob))
         await until(lambda: "watched.example.test" in names(view))
         assert informer.stats.errors == 0
+
+
+async def test_real_api_server_restarts_are_survived(
+    control_plane: ControlPlane, tmp_path: Path
+) -> None:
+    """The real kube-apiserver killed and restarted three times under an informer using the
+    shipped ServiceAccount (RBAC on): it lives on, and each new Service reaches it."""
+    sa = control_plane.service_account_kubeconfig("dnssync", "dnssync", tmp_path / "sa")
+    async with await api_client(control_plane.admin_kubeconfig) as admin:
+        core: Any = client.CoreV1Api(admin)
+        ns = f"restart-{next(_spaces)}-{int(time.time())}"
+        await core.create_namespace({"metadata": {"name": ns}})
+        async with await api_client(sa) as api, informing(api, ns) as (informer, view):
+            for n in range(3):
+                await asyncio.to_thread(control_plane.restart, graceful=False)
+                await core.create_namespaced_service(ns, body(f"r{n}"))
+                wanted = f"r{n}.example.test"
+                await until(lambda: wanted in names(view), within=30)  # noqa: B023
+            assert informer.stats.watches > 3
