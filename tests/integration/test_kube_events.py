@@ -183,3 +183,28 @@ async def test_a_refused_post_is_one_log_line_without_headers(
     [line] = [r.getMessage() for r in caplog.records]
     assert "\n" not in line and "header" not in line.lower()
     assert "Conflict" in line and "403 Forbidden" in line
+
+
+async def test_on_the_real_api_server_with_the_shipped_rbac_describe_shows_one_counted_event(
+    control_plane: ControlPlane, tmp_path: Path
+) -> None:
+    """The shipped ServiceAccount records across two 'restarts': kubectl describe lists one
+    Event, count 2 (the uid matches, and the RBAC lets the count be raised)."""
+    sa = control_plane.service_account_kubeconfig("dnssync", "dnssync", tmp_path / "sa")
+    async with await api_client(control_plane.admin_kubeconfig) as admin:
+        obj = await service(admin)
+        results: list[str] = []
+        async with await api_client(sa) as api:
+            for _ in range(2):
+                rec = recorder(api, obj, results=results)
+                rec.record(ref(obj), reason="Conflict", message="x.example wins", warning=True)
+                await rec.drain()
+        assert results == ["created", "aggregated"]
+        assert [(e.reason, e.count) for e in await events_of(admin, obj)] == [("Conflict", 2)]
+    meta = obj["metadata"]
+    shown = await asyncio.to_thread(
+        control_plane.kubectl, "describe", "service", meta["name"], "-n", meta["namespace"]
+    )
+    lines = [line for line in shown.stdout.splitlines() if "Conflict" in line]
+    assert len(lines) == 1 and "x.example wins" in lines[0]
+    assert "(x2 over" in lines[0] or " 2 " in lines[0]
