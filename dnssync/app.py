@@ -3,12 +3,13 @@
 Config enters once; from it come the targets, the sources (Kubernetes
 informers or a manifests directory), leader election, the HTTP server for
 probes and metrics, one reconcile loop per target, and the ACME side
-(webhook on every replica, Challenge watcher writing only as leader).  SIGTERM (or SIGINT)
-sets ``stopping``: each loop finishes the pass it is in -- an UPDATE in
-flight completes -- and returns; then the rest is cancelled and the process
-exits 0.  A task that fails for good (a permanent Kubernetes error, say)
-ends the group, and with it the process, with a clear message: watchers
-never die quietly.
+(webhook on every replica, Challenge watcher writing only as leader).
+SIGTERM (or SIGINT) sets ``stopping``: each loop finishes the pass it is in
+-- an UPDATE in flight completes -- and returns; leader election releases
+the Lease (before the API client closes, so a follower takes over at once);
+then the rest is cancelled and the process exits 0.  A task that fails for
+good (a lasting Kubernetes refusal, say) ends the group, and with it the
+process, with a clear message: watchers never die quietly.
 """
 
 from __future__ import annotations
@@ -17,15 +18,22 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from dnssync.config import Config
-from dnssync.controller import EndpointFeed, Leadership, Loop, LoopOptions, Target
+from dnssync.controller import EndpointFeed, Loop, LoopOptions, Recorder, Target
+from dnssync.errors import InvalidInput, KubeError
 from dnssync.http import Health, make_app, serve
 from dnssync.metrics import Metrics
+from dnssync.model import Endpoint
 
 log = logging.getLogger(__name__)
+
+
+Factory = Callable[[], Coroutine[Any, Any, None]]
 
 
 class App:
@@ -39,6 +47,9 @@ class App:
         self.targets = [Target(t) for t in cfg.targets]
         self.loops: list[Loop] = []
         self.http_port = 0
+        self.api: Any = None
+        self.elector: Any = None  # a LeaderElector when leader election runs
+        self.recorder: Recorder | None = None
 
     def stop(self) -> None:
         self.stopping.set()
@@ -49,123 +60,174 @@ class App:
             for lp in self.loops:
                 lp.poke()
 
+    def _kube_state(self, component: str) -> Callable[[KubeError | None], None]:
+        """What a Kubernetes component reports goes to /readyz and the metrics."""
+        failing = self.metrics.kube_failing.labels(component)
+        failing.set(0)
+
+        def report(error: KubeError | None) -> None:
+            self.health.state(component, None if error is None else str(error))
+            failing.set(0 if error is None else 1)
+            if error is not None:
+                self.metrics.kube_errors.labels(component, type(error).__name__).inc()
+
+        return report
+
+    async def _kube(
+        self, feeds: dict[str, EndpointFeed], background: list[tuple[str, Factory]]
+    ) -> None:
+        """Informers, leader election and the Event recorder, sharing one API client."""
+        from dnssync.kube.client import api_client
+        from dnssync.kube.events import EventRecorder
+        from dnssync.kube.informer import Informer
+        from dnssync.kube.resources import RESOURCES
+        from dnssync.sources.index import ObjectIndex, trim
+
+        cfg = self.cfg
+        kcfg = cfg.kubernetes
+        self.api = api = await api_client(kcfg.kubeconfig, context=kcfg.context)
+        index = ObjectIndex()
+        for target in self.targets:
+            feeds[target.name] = index.view(target.source_options, target.cfg.sources)
+        namespaces: list[str | None] = list(kcfg.namespaces) or [None]
+        for kind in sorted({k for t in cfg.targets for k in t.sources}):
+            for ns in namespaces:
+                label = RESOURCES[kind].plural + (f" in {ns}" if ns else "")
+                informer = Informer(
+                    api,
+                    RESOURCES[kind],
+                    index,
+                    namespace=ns,
+                    watch_timeout=kcfg.watch_timeout,
+                    inactivity=kcfg.watch_timeout + 30,
+                    grace=kcfg.refusal_grace,
+                    on_state=self._kube_state(f"source {label}"),
+                    shrink=trim,
+                )
+                self.health.source_synced(informer.name, False)
+                background.append((f"informer {informer.name}", partial(self._inform, informer)))
+        self._elect(api, background)
+        if kcfg.events:
+            events = self.metrics.events
+            recorder = EventRecorder(
+                api,
+                lookup=index.objects.get,
+                qps=kcfg.events_qps,
+                burst=kcfg.events_burst,
+                on_result=lambda result: events.labels(result).inc(),
+            )
+            self.recorder = recorder
+            background.append(("events", recorder.run))
+
+    def _elect(self, api: Any, background: list[tuple[str, Factory]]) -> None:
+        from dnssync.kube.leader import LeaderElector, LeaseOptions
+
+        le = self.cfg.leader_election
+        if not le.enabled:
+            return
+        self.elector = LeaderElector(
+            api,
+            LeaseOptions(
+                name=le.lease_name,
+                namespace=le.namespace,
+                duration=le.duration,
+                renew_deadline=le.renew_deadline,
+                retry_period=le.retry_period,
+            ),
+            on_change=self._leadership_changed,
+            on_state=self._kube_state("leader election"),
+        )
+        background.append(("leader election", partial(self.elector.run, self.stopping)))
+
+    def _loop(self, target: Target, feed: EndpointFeed) -> Loop:
+        base = self.cfg.reconcile
+        return Loop(
+            target,
+            feed,
+            metrics=self.metrics,
+            health=self.health,
+            leadership=self.elector,
+            recorder=self.recorder,
+            options=LoopOptions(
+                debounce=base.debounce,
+                interval=target.cfg.interval,
+                full_read_every=base.full_read_every,
+                backoff_max=base.backoff_max,
+            ),
+        )
+
     async def run(self) -> None:
         cfg = self.cfg
-        # Listening first: a port in use fails before any client or task exists.
+        # The port first: a port in use is one clear line, before anything started.
         runner = await serve(make_app(self.health, self.metrics), cfg.http.host, cfg.http.port)
         # The bound port (the config may ask for 0: any free one).
         self.http_port = int(runner.addresses[0][1]) if runner.addresses else cfg.http.port
-        try:
-            await self._run()
-        finally:
-            await runner.cleanup()
-
-    async def _run(self) -> None:
-        cfg = self.cfg
-        loop_options_base = cfg.reconcile
         _log_start(cfg, self.http_port)
         uses_kube = cfg.manifests is None and bool(cfg.targets)
-        api = None
         feeds: dict[str, EndpointFeed] = {}
-        leadership: Leadership | None = None
-        recorder = None
-        background: list[tuple[str, Coroutine[Any, Any, None]]] = []
-        if uses_kube:
-            from dnssync.events import KubeRecorder
-            from dnssync.leader import LeaderElector, LeaseOptions
-            from dnssync.sources.index import ObjectIndex
-            from dnssync.sources.kube import RESOURCES, Informer, api_client
-
-            api = await api_client(cfg.kubernetes.kubeconfig, context=cfg.kubernetes.context)
-            index = ObjectIndex()
-            kinds = sorted({k for t in cfg.targets for k in t.sources})
-            for target in self.targets:
-                feeds[target.name] = index.view(target.source_options, target.cfg.sources)
-            namespaces: list[str | None] = list(cfg.kubernetes.namespaces) or [None]
-            for kind in kinds:
-                for ns in namespaces:
-                    informer = Informer(
-                        api,
-                        RESOURCES[kind],
-                        index,
-                        namespace=ns,
-                        watch_timeout=cfg.kubernetes.watch_timeout,
-                        inactivity=cfg.kubernetes.watch_timeout + 30,
-                    )
-                    self.health.source_synced(informer.name, False)
-                    background.append((f"informer {informer.name}", self._inform(informer)))
-            le = cfg.leader_election
-            if le.enabled:
-                elector = LeaderElector(
-                    api,
-                    LeaseOptions(
-                        name=le.lease_name,
-                        namespace=le.namespace,
-                        duration=le.duration,
-                        renew_deadline=le.renew_deadline,
-                        retry_period=le.retry_period,
-                    ),
-                    on_change=self._leadership_changed,
-                )
-                leadership = elector
-                background.append(("leader election", elector.run(self.stopping)))
-            if cfg.kubernetes.events:
-                recorder = KubeRecorder(api)
-        else:
-            from dnssync.sources.manifests import ManifestFeed
-
-            assert cfg.manifests is not None
-            for target in self.targets:
-                feeds[target.name] = ManifestFeed(
-                    cfg.manifests, target.source_options, poll=cfg.reconcile.manifests_poll
-                )
-        if cfg.acme is not None:
-            from dnssync.acme import service as acme_service
-
-            is_leader = leadership.is_leader if leadership is not None else (lambda: True)
-            background.append(
-                (
-                    "acme",
-                    acme_service.run(
-                        cfg, api=api, registry=self.metrics.registry, is_leader=is_leader
-                    ),
-                )
-            )
+        background: list[tuple[str, Factory]] = []
         try:
-            for target in self.targets:
-                self.loops.append(
-                    Loop(
-                        target,
-                        feeds[target.name],
-                        metrics=self.metrics,
-                        health=self.health,
-                        leadership=leadership,
-                        recorder=recorder,
-                        options=LoopOptions(
-                            debounce=loop_options_base.debounce,
-                            interval=target.cfg.interval,
-                            full_read_every=loop_options_base.full_read_every,
-                            backoff_max=loop_options_base.backoff_max,
-                        ),
-                    )
-                )
-            async with asyncio.TaskGroup() as tg:
-                bg = [tg.create_task(coro, name=name) for name, coro in background]
-                if uses_kube:
-                    await self._synced()
-                loops = [
-                    tg.create_task(lp.run(self.stopping), name=f"reconcile {lp.target.name}")
-                    for lp in self.loops
-                ]
-                # Without targets (an ACME-only replica) nothing else ends the run.
-                await asyncio.gather(*loops, self.stopping.wait())
-                # Loops are done (stopping): the watchers and the lease go now;
-                # the elector releases its lease on the way out.
-                for task in bg:
-                    task.cancel()
+            if uses_kube:
+                await self._kube(feeds, background)
+            else:
+                self._manifests(feeds)
+            self._acme(background)
+            self.loops = [self._loop(t, feeds[t.name]) for t in self.targets]
+            await self._serve(background, wait_synced=uses_kube)
         finally:
-            if api is not None:
-                await api.close()
+            if self.elector is not None:
+                await self.elector.release()  # before the connections close
+            await runner.cleanup()
+            if self.api is not None:
+                await self.api.close()
+
+    def _manifests(self, feeds: dict[str, EndpointFeed]) -> None:
+        from dnssync.sources.manifests import ManifestFeed
+
+        assert self.cfg.manifests is not None
+        for target in self.targets:
+            feeds[target.name] = ManifestFeed(
+                self.cfg.manifests, target.source_options, poll=self.cfg.reconcile.manifests_poll
+            )
+
+    def _acme(self, background: list[tuple[str, Factory]]) -> None:
+        if self.cfg.acme is None:
+            return
+        from dnssync.acme import service as acme_service
+
+        elector = self.elector
+        is_leader = elector.is_leader if elector is not None else (lambda: True)
+        background.append(
+            (
+                "acme",
+                partial(
+                    acme_service.run,
+                    self.cfg,
+                    api=self.api,
+                    registry=self.metrics.registry,
+                    is_leader=is_leader,
+                ),
+            )
+        )
+
+    async def _serve(self, background: list[tuple[str, Factory]], *, wait_synced: bool) -> None:
+        async with asyncio.TaskGroup() as tg:
+            bg = {name: tg.create_task(start(), name=name) for name, start in background}
+            if wait_synced:
+                await self._synced()
+            loops = [
+                tg.create_task(lp.run(self.stopping), name=f"reconcile {lp.target.name}")
+                for lp in self.loops
+            ]
+            # Without targets (an ACME-only replica) nothing else ends the run.
+            await asyncio.gather(*loops, self.stopping.wait())
+            # Loops are done (stopping): leader election sees it, releases the
+            # lease and returns; then the watchers go.
+            election = bg.pop("leader election", None)
+            if election is not None:
+                await asyncio.wait([election], timeout=self.cfg.leader_election.retry_period + 3)
+            for task in bg.values():
+                task.cancel()
 
     async def _inform(self, informer: Any) -> None:
         async def mark() -> None:
@@ -221,6 +283,51 @@ def describe_acme(cfg: Config) -> str:
     hook = f"webhook on {w.host}:{w.port}" if w.enabled else "webhook off"
     watcher = "Challenge watcher on" if acme.challenges.enabled else "Challenge watcher off"
     return f"servers {servers}; {hook}; {watcher}"
+
+
+@dataclass(frozen=True, slots=True)
+class Desired:
+    """What one target's sources ask for, read once."""
+
+    endpoints: list[Endpoint]
+    errors: list[InvalidInput]
+
+
+async def desired(cfg: Config, targets: Sequence[Target]) -> dict[str, Desired]:
+    """The one-shot source (``plan``, ``sync --once``): the manifests directory if
+    set, else one list of the cluster -- no watch, nothing kept running."""
+    if cfg.manifests is not None:
+        from dnssync.sources.manifests import load_manifests
+
+        out: dict[str, Desired] = {}
+        for target in targets:
+            loaded = load_manifests(cfg.manifests, target.source_options)
+            kinds = set(target.cfg.sources)
+            eps = [e for e in loaded.endpoints if e.source.kind in kinds]
+            out[target.name] = Desired(eps, list(loaded.errors))
+        return out
+    return await _listed(cfg, targets)
+
+
+async def _listed(cfg: Config, targets: Sequence[Target]) -> dict[str, Desired]:
+    from dnssync.kube.client import api_client
+    from dnssync.kube.informer import Informer
+    from dnssync.kube.resources import RESOURCES
+    from dnssync.sources.index import ObjectIndex, trim
+
+    kcfg = cfg.kubernetes
+    index = ObjectIndex()
+    views = {t.name: index.view(t.source_options, t.cfg.sources) for t in targets}
+    kinds = sorted({k for t in targets for k in t.cfg.sources})
+    namespaces: list[str | None] = list(kcfg.namespaces) or [None]
+    api = await api_client(kcfg.kubeconfig, context=kcfg.context)
+    try:
+        for kind in kinds:
+            for ns in namespaces:
+                await Informer(api, RESOURCES[kind], index, namespace=ns, shrink=trim).list_once()
+    finally:
+        await api.close()
+    return {name: Desired(list(v.endpoints()), list(v.errors())) for name, v in views.items()}
 
 
 def run(cfg: Config) -> int:

@@ -333,12 +333,12 @@ def _select(cfg: Config, args: argparse.Namespace, *, need_manifests: bool) -> C
 async def _one_shot(args: argparse.Namespace) -> int:
     from rich.console import Console
 
+    from dnssync.app import desired
     from dnssync.controller import Target
-    from dnssync.sources.manifests import load_manifests
 
     full = _config(args)
-    cfg = _select(full, args, need_manifests=True)
-    assert cfg.manifests is not None
+    # Without a manifests directory the cluster is listed once (no watch).
+    cfg = _select(full, args, need_manifests=False)
     # Zones of every configured target: a record outside this target's zones
     # but inside another's belongs there, it is not skipped.
     owner_of = {z: t.name for t in full.targets for z in t.zones}
@@ -347,19 +347,15 @@ async def _one_shot(args: argparse.Namespace) -> int:
     err = Console(stderr=True)
     results: list[TargetResult] = []
     input_errors = 0
-    for tcfg in cfg.targets:
-        target = Target(tcfg)
-        loaded = load_manifests(cfg.manifests, target.source_options)
-        if tcfg.sources != ("service", "ingress"):
-            kinds = set(tcfg.sources)
-            eps: list[Endpoint] = [e for e in loaded.endpoints if e.source.kind in kinds]
-        else:
-            eps = list(loaded.endpoints)
-        for problem in loaded.errors:
+    targets = [Target(tcfg) for tcfg in cfg.targets]
+    wanted = await desired(cfg, targets)
+    for target in targets:
+        eps, problems = wanted[target.name].endpoints, wanted[target.name].errors
+        for problem in problems:
             err.print(f"[yellow]input:[/] {problem}", markup=True, highlight=False)
-        input_errors += len(loaded.errors)
+        input_errors += len(problems)
         result = await _reconcile(
-            target, eps, apply=apply, force=args.force, complete=not loaded.errors, console=err
+            target, eps, apply=apply, force=args.force, complete=not problems, console=err
         )
         results.append(result)
         _report(out, result, applied=apply, limit=None if args.all else ROWS, owner_of=owner_of)

@@ -261,6 +261,11 @@ class KubernetesConfig(_Model):
     namespaces: tuple[str, ...] = ()  # empty: all
     watch_timeout: int = Field(300, ge=1, le=3600)  # timeoutSeconds of each watch
     events: bool = True  # Kubernetes Events on the objects (published/conflict/refused)
+    events_qps: float = Field(5.0, gt=0)  # Events posted per second at most ...
+    events_burst: int = Field(25, ge=1)  # ... after a burst of this many
+    #: How long 401/403/404 from the API are retried before they count as final
+    #: (a restarted API server refuses until its RBAC cache has filled).
+    refusal_grace: float = Field(120.0, ge=0)
 
 
 class LeaderElectionConfig(_Model):

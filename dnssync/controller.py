@@ -13,9 +13,9 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from dnssync import retry
 from dnssync.config import TargetConfig
@@ -302,6 +302,10 @@ class EndpointFeed(Protocol):
 
     def errors(self) -> list[InvalidInput]: ...
 
+    def invalid(self) -> Mapping[Any, Sequence[InvalidInput]]:
+        """The objects (ObjectRef keys) or manifest documents (str keys) with errors."""
+        ...
+
     @property
     def version(self) -> int:
         """Changes whenever endpoints() or errors() may have."""
@@ -311,9 +315,9 @@ class EndpointFeed(Protocol):
 
 
 class Recorder(Protocol):
-    """Tells users about their objects (Kubernetes Events)."""
+    """Tells users about their objects (Kubernetes Events); never waits."""
 
-    async def record(self, ref: str, *, reason: str, message: str, warning: bool) -> None: ...
+    def record(self, ref: str, *, reason: str, message: str, warning: bool) -> None: ...
 
 
 class Leadership(Protocol):
@@ -362,7 +366,7 @@ class Loop:
         self.failures = 0
         self._told: dict[tuple[str, str], str] = {}
         self._refused: dict[str, str] = {}  # zone -> the refusal last logged
-        self._input_told: set[str] = set()
+        self._logged: set[str] = set()  # invalid-input texts already logged
         self._poke = asyncio.Event()
         health.expect_target(target.name)
 
@@ -422,17 +426,14 @@ class Loop:
             self.failures += 1
             failing = "; ".join(f"{z.zone}: {z.error}" for z in result.zones if z.error)
             self.health.reconciled(self.target.name, ok=False, error=failing or "changes rejected")
+        self._invalid(errors, tell=leader)
         if self.recorder is not None and leader:
-            await self._tell(result)
+            self._tell(result)
         return result
 
     def _log_pass(self, result: TargetResult, errors: list[InvalidInput]) -> None:
-        """One line per applied zone, per new refusal and per new input error."""
+        """One line per applied zone and per new refusal (input errors: ``_invalid``)."""
         name = self.target.name
-        current = {str(e) for e in errors}
-        for text in sorted(current - self._input_told):
-            log.warning("target %s: input error: %s", name, text)
-        self._input_told = current
         for zr in result.zones:
             if zr.applied is not None and zr.applied.applied:
                 a = zr.applied
@@ -507,7 +508,29 @@ class Loop:
                 self.metrics.server_failovers.labels(self.target.name, host).inc(h.switches - seen)
                 self._switches[host] = h.switches
 
-    async def _tell(self, result: TargetResult) -> None:
+    def _invalid(self, errors: list[InvalidInput], *, tell: bool) -> None:
+        """Invalid objects: a log line each (once per text), a gauge, a Warning Event."""
+        objects = self.feed.invalid()
+        self.metrics.invalid_objects.labels(self.target.name).set(len(objects))
+        texts = {str(e) for e in errors}
+        for text in sorted(texts - self._logged):
+            log.warning("target %s: invalid input ignored: %s", self.target.name, text)
+        self._logged = texts
+        if self.recorder is None or not tell:
+            return
+        for ref, problems in objects.items():
+            if isinstance(ref, ObjectRef):
+                self._note(ref.resource, "Invalid", _annotated(problems), True)
+
+    def _note(self, ref: str, reason: str, message: str, warning: bool) -> None:
+        """One Event per distinct message per object and reason."""
+        assert self.recorder is not None
+        if self._told.get((ref, reason)) == message:
+            return
+        self._told[(ref, reason)] = message
+        self.recorder.record(ref, reason=reason, message=message, warning=warning)
+
+    def _tell(self, result: TargetResult) -> None:
         """Kubernetes Events, once per distinct message per object."""
         assert self.recorder is not None
         notes: list[tuple[str, str, str, bool]] = []
@@ -535,13 +558,16 @@ class Loop:
                 for s in zr.plan.skipped:
                     notes.append((s.resource, "Skipped", f"{s.key}: {s.reason}", True))
         for ref, reason, message, warning in notes:
-            if self._told.get((ref, reason)) == message:
-                continue
-            self._told[(ref, reason)] = message
-            try:
-                await self.recorder.record(ref, reason=reason, message=message, warning=warning)
-            except DnssyncError as e:
-                log.warning("could not record event on %s: %s", ref, e)
+            self._note(ref, reason, message, warning)
+
+
+def _annotated(problems: Iterable[InvalidInput]) -> str:
+    """The problems, each after the field it is in (``annotation ...: why``)."""
+    parts = []
+    for p in problems:
+        place = p.where.split(": ", 1)[1] if ": " in p.where else ""
+        parts.append(f"{place}: {p.message}" if place else p.message)
+    return "; ".join(parts)
 
 
 def _error_code(error: DnssyncError) -> str:

@@ -105,3 +105,51 @@ class MalformedResponse(DNSError):
     """The server's answer could not be parsed."""
 
     retryable = True
+
+
+# --- Kubernetes API ---------------------------------------------------------
+
+
+class KubeError(DnssyncError):
+    """A Kubernetes API call failed.
+
+    ``status`` is the HTTP code (0 when no answer arrived); ``retry_after``
+    is the server's ``Retry-After`` in seconds, when it sent one.
+    """
+
+    def __init__(
+        self, message: str, *, status: int = 0, reason: str = "", retry_after: float | None = None
+    ) -> None:
+        self.status = status
+        self.reason = reason
+        self.retry_after = retry_after
+        super().__init__(message)
+
+
+class KubeUnavailable(KubeError):
+    """No usable answer: 5xx, 429, a broken or timed-out connection, undecodable bytes."""
+
+    retryable = True
+
+
+class KubeRefused(KubeError):
+    """401 / 403.  Transient for a while after an API server (re)start, whose
+    RBAC cache starts empty; callers give up only when it lasts (their grace)."""
+
+    retryable = True
+
+
+class KubeNotFound(KubeError):
+    """404: the object, or the whole kind (a CRD not installed), is missing."""
+
+
+class KubeConflict(KubeError):
+    """409: a write raced another (stale resourceVersion) or the name is taken."""
+
+
+class KubeGone(KubeError):
+    """410: the resourceVersion held is too old; list again."""
+
+
+class KubeInvalid(KubeError):
+    """400 / 415 / 422 and other answers no retry can change."""

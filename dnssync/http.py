@@ -1,12 +1,14 @@
 """``/healthz``, ``/readyz`` and ``/metrics`` over plain HTTP (aiohttp).
 
 ``/healthz`` says the process is alive (the event loop answers).
-``/readyz`` is 200 only when every source has synced its cache and every
-target's last reconcile succeeded -- or failed less than ``grace`` seconds
-after its last success -- and no zone's plan is refused by the safety gate
-(a refusal needs a person, so it is not ready until the plan is forced or
-the sources fixed); 503 otherwise, with a JSON body naming what is not
-ready.  ``/metrics`` is the Prometheus text format.
+``/readyz`` is 200 only when every source has synced its cache and can be
+read, every other component this replica depends on (leader election)
+works, every target's last reconcile succeeded -- a failure shorter than
+``grace`` seconds is tolerated, so one blip does not flap readiness -- and
+no zone's plan is refused by the safety gate (a refusal needs a person, so
+it is not ready until the plan is forced or the sources fixed).  503
+otherwise, with a JSON body naming what is not ready and why.  ``/metrics``
+is the Prometheus text format.
 """
 
 from __future__ import annotations
@@ -38,12 +40,22 @@ class Health:
     sources: dict[str, bool] = field(default_factory=dict)
     targets: dict[str, _TargetHealth] = field(default_factory=dict)
     refusals: dict[tuple[str, str], str] = field(default_factory=dict)
+    #: Sources and components failing now: name -> (since, why).
+    failing: dict[str, tuple[float, str]] = field(default_factory=dict)
 
     def expect_target(self, name: str) -> None:
         self.targets.setdefault(name, _TargetHealth(error="not reconciled yet"))
 
     def source_synced(self, name: str, synced: bool) -> None:
         self.sources[name] = synced
+
+    def state(self, name: str, error: str | None) -> None:
+        """``name`` (a ``source ...`` or a component) fails with ``error``, or works (None)."""
+        if error is None:
+            self.failing.pop(name, None)
+        else:
+            since = self.failing.get(name, (self.clock(), ""))[0]
+            self.failing[name] = (since, error)
 
     def reconciled(self, target: str, *, ok: bool, error: str = "") -> None:
         th = self.targets.setdefault(target, _TargetHealth())
@@ -65,6 +77,9 @@ class Health:
             if not synced:
                 problems[f"source {name}"] = "cache not synced"
         now = self.clock()
+        for name, (since, error) in sorted(self.failing.items()):
+            if now - since >= self.grace:
+                problems[name] = error
         for name, th in sorted(self.targets.items()):
             if th.ok:
                 continue
@@ -97,7 +112,10 @@ def make_app(health: Health, metrics: Metrics) -> web.Application:
 
 
 async def serve(app: web.Application, host: str, port: int) -> web.AppRunner:
-    """Start serving; the caller cleans up the returned runner."""
+    """Start serving; the caller cleans up the returned runner.
+
+    A port that cannot be bound is a configuration error, said in one line.
+    """
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, port)

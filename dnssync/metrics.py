@@ -100,3 +100,27 @@ class Metrics:
         self.leader = Gauge(
             "dnssync_leader", "1 when this replica holds the lease and writes.", registry=r
         )
+        self.kube_errors = Counter(
+            "dnssync_kube_errors_total",
+            "Failed Kubernetes API calls, by component and error (KubeRefused, ...).",
+            ("component", "error"),
+            registry=r,
+        )
+        self.kube_failing = Gauge(
+            "dnssync_kube_failing",
+            "1 while a component's Kubernetes API calls fail (source, leader election).",
+            ("component",),
+            registry=r,
+        )
+        self.invalid_objects = Gauge(
+            "dnssync_invalid_objects",
+            "Objects (or manifest documents) a target ignores, wholly or in part, as invalid.",
+            ("target",),
+            registry=r,
+        )
+        self.events = Counter(
+            "dnssync_events_total",
+            "Kubernetes Events: created, aggregated (count patched), dropped, failed.",
+            ("result",),
+            registry=r,
+        )

@@ -8,12 +8,21 @@ Two shapes, both jittered and capped:
   deadline (``asyncio.timeout``), so a configured timeout is never multiplied;
 - :class:`Backoff` gives the delay before the next try of a long-running loop
   (a watch reconnecting, a reconcile after failures), from the count of
-  consecutive failures.
+  consecutive failures; :class:`Streak` keeps that count for a loop (reset
+  after a success) and honours a server's ``Retry-After``;
+- :func:`call` retries one operation for a number of attempts or a deadline,
+  honouring ``Retry-After`` (Kubernetes writes and reads).
+
+:class:`Grace` decides when a refusal that is normally transient (an API
+server's empty RBAC cache after a restart) has lasted long enough to count
+as permanent.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import TypeVar, cast
 
 import tenacity
@@ -71,3 +80,83 @@ class Backoff:
         state = tenacity.RetryCallState(cast("tenacity.BaseRetrying", None), None, (), {})
         state.attempt_number = max(1, failures)
         return float(self._wait(state))
+
+
+def _floor(error: BaseException | None) -> float:
+    """The server's ``Retry-After`` carried by ``error`` (0 when none)."""
+    after = getattr(error, "retry_after", None)
+    return float(after) if isinstance(after, int | float) and after > 0 else 0.0
+
+
+class Streak:
+    """The consecutive failures of a long-running loop, with :class:`Backoff`'s delays.
+
+    ``next(error)`` counts one failure and gives the wait (never shorter than
+    the error's ``retry_after``); ``reset()`` after a success, so the next
+    blip waits the initial delay again.
+    """
+
+    __slots__ = ("backoff", "failures")
+
+    def __init__(self, backoff: Backoff | None = None) -> None:
+        self.backoff = backoff or Backoff(initial=0.2, cap=30.0)
+        self.failures = 0
+
+    def next(self, error: BaseException | None = None) -> float:
+        self.failures += 1
+        return max(_floor(error), self.backoff.delay(self.failures))
+
+    def reset(self) -> None:
+        self.failures = 0
+
+
+@dataclass(slots=True)
+class Grace:
+    """How long a run of refusals may last before it is taken as final."""
+
+    seconds: float
+    clock: Callable[[], float] = time.monotonic
+    since: float | None = None
+
+    def refused(self) -> float:
+        """Count one refusal; returns how long refusals have lasted."""
+        now = self.clock()
+        if self.since is None:
+            self.since = now
+        return now - self.since
+
+    def ok(self) -> None:
+        self.since = None
+
+
+async def call(
+    what: Callable[[], Awaitable[T]],
+    *,
+    attempts: int = 3,
+    deadline: float | None = None,
+    initial: float = 0.2,
+    cap: float = 5.0,
+) -> T:
+    """Run ``what``, retrying retryable dnssync errors; the last error is raised.
+
+    For operations whose server may ask to wait (``Retry-After``, honoured) or
+    that should keep trying for a while (``deadline`` seconds, instead of a
+    count of ``attempts``): an Event post, a ConfigMap read, a one-shot list.
+    """
+    backoff = Backoff(initial=initial, cap=cap)
+
+    def wait(state: tenacity.RetryCallState) -> float:
+        error = state.outcome.exception() if state.outcome is not None else None
+        return max(_floor(error), backoff.delay(state.attempt_number))
+
+    stop = tenacity.stop_after_delay(deadline) if deadline is not None else None
+    retrying = tenacity.AsyncRetrying(
+        stop=stop or tenacity.stop_after_attempt(attempts),
+        wait=wait,
+        retry=tenacity.retry_if_exception(_retryable),
+        reraise=True,
+    )
+    async for attempt in retrying:
+        with attempt:
+            return await what()
+    raise AssertionError("unreachable")  # pragma: no cover

@@ -3,7 +3,7 @@
 A :class:`ChallengeWatcher` keeps a cache of the DNS-01 Challenges
 (``acme.cert-manager.io/v1``) whose solver is our webhook (``groupName`` and
 ``solverName`` match), fed by the shared list+watch
-:class:`~dnssync.sources.kube.Informer` (resourceVersion, bookmarks,
+:class:`~dnssync.kube.informer.Informer` (resourceVersion, bookmarks,
 ``timeoutSeconds``, relist on 410, capped jittered backoff).  It only ever
 *reads* Challenges: it never writes their status and adds no finalizers --
 cert-manager owns both.
@@ -58,7 +58,8 @@ from dnssync.acme.payload import Challenge, parse_challenge
 from dnssync.acme.records import StaleTracker
 from dnssync.acme.solver import Placement, Solver
 from dnssync.errors import ConfigError, DnssyncError
-from dnssync.sources.kube import CHALLENGES, Informer
+from dnssync.kube.informer import Informer
+from dnssync.kube.resources import CHALLENGES
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +96,7 @@ class ChallengeWatcher:
         scan_zones: bool = False,
         debounce: float = 0.1,
         watch_timeout: int = 300,
+        api_grace: float = 120.0,
         is_leader: Callable[[], bool] = lambda: True,
         registry: CollectorRegistry | None = None,
         clock: Callable[[], float] = time.monotonic,
@@ -110,6 +112,7 @@ class ChallengeWatcher:
         self.scan_zones = scan_zones
         self.debounce = debounce
         self.watch_timeout = watch_timeout
+        self.api_grace = api_grace
         self.is_leader = is_leader
         self._clock = clock
         self._wall = wall_clock
@@ -209,6 +212,7 @@ class ChallengeWatcher:
                 self,
                 namespace=ns,
                 watch_timeout=self.watch_timeout,
+                grace=self.api_grace,
                 on_change=self._wake.set,
             )
             for ns in (self.namespaces or (None,))
@@ -404,6 +408,7 @@ def from_config(
     *,
     is_leader: Callable[[], bool] = lambda: True,
     registry: CollectorRegistry | None = None,
+    api_grace: float = 120.0,
 ) -> ChallengeWatcher:
     """A watcher set up from ``solver.cfg`` (the acme section)."""
     cfg = solver.cfg
@@ -421,4 +426,5 @@ def from_config(
         scan_zones=cfg.challenges.scan_zones,
         is_leader=is_leader,
         registry=registry,
+        api_grace=api_grace,
     )

@@ -38,19 +38,22 @@ async def run(
         acme.webhook.enabled and acme.webhook.client_ca_file is None
     )
     own_api = None
+    grace = cfg.kubernetes.refusal_grace
     if api is None and needs_api:
-        from dnssync.sources.kube import api_client
+        from dnssync.kube.client import api_client
 
         api = own_api = await api_client(cfg.kubernetes.kubeconfig, context=cfg.kubernetes.context)
     try:
         solver = Solver(acme)
         async with asyncio.TaskGroup() as tg:
             if acme.webhook.enabled:
-                hook = Webhook.from_config(acme, solver, api=api, registry=registry)
+                hook = Webhook.from_config(
+                    acme, solver, api=api, registry=registry, api_grace=grace
+                )
                 tg.create_task(hook.serve_forever(), name="acme-webhook")
             if acme.challenges.enabled:
                 watcher = challenges.from_config(
-                    solver, api, is_leader=is_leader, registry=registry
+                    solver, api, is_leader=is_leader, registry=registry, api_grace=grace
                 )
                 tg.create_task(watcher.run(), name="acme-challenges")
     finally:

@@ -53,6 +53,7 @@ from dnssync.errors import (
     DnssyncError,
     DNSTimeout,
     InvalidInput,
+    KubeRefused,
     PrerequisiteFailed,
     ServerRefused,
     TSIGFailure,
@@ -133,31 +134,24 @@ def front_proxy_from_configmap(data: Mapping[str, str]) -> FrontProxy:
 class ConfigMapAuth:
     """The front-proxy settings read through the Kubernetes API."""
 
-    def __init__(self, api: Any, namespace: str, name: str) -> None:
+    def __init__(self, api: Any, namespace: str, name: str, *, grace: float = 120.0) -> None:
         self.api = api
         self.namespace = namespace
         self.name = name
+        self.grace = grace
 
     async def load(self) -> FrontProxy:
-        from kubernetes_asyncio import client
-        from kubernetes_asyncio.client.exceptions import ApiException
+        from dnssync.kube.client import read_config_map
 
         try:
-            cm = await client.CoreV1Api(self.api).read_namespaced_config_map(
-                self.name, self.namespace, _request_timeout=10
-            )
-        except ApiException as e:
-            hint = " (RoleBinding to extension-apiserver-authentication-reader?)" * (
-                e.status in (401, 403)
-            )
-            raise ConfigError(
-                f"cannot read ConfigMap {self.namespace}/{self.name}: {e.status} {e.reason}{hint}"
+            data = await read_config_map(self.api, self.namespace, self.name, grace=self.grace)
+        except KubeRefused as e:
+            raise KubeRefused(
+                f"{e} (RoleBinding to extension-apiserver-authentication-reader?)",
+                status=e.status,
+                reason=e.reason,
             ) from None
-        except (OSError, TimeoutError) as e:
-            raise ConfigError(
-                f"cannot read ConfigMap {self.namespace}/{self.name}: {e!r}"
-            ) from None
-        return front_proxy_from_configmap(cm.data or {})
+        return front_proxy_from_configmap(data)
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,6 +252,7 @@ class Webhook:
         *,
         api: Any = None,
         registry: CollectorRegistry | None = None,
+        api_grace: float = 120.0,
     ) -> Webhook:
         w = cfg.webhook
         auth: AuthSource
@@ -270,7 +265,7 @@ class Webhook:
                     f"access to read {w.auth_configmap}"
                 )
             namespace, _, name = w.auth_configmap.partition("/")
-            auth = ConfigMapAuth(api, namespace, name)
+            auth = ConfigMapAuth(api, namespace, name, grace=api_grace)
         return cls(
             solver,
             group_name=w.group_name,
@@ -296,7 +291,15 @@ class Webhook:
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.requested_port, ssl_context=self._ctx)
-        await site.start()
+        try:
+            await site.start()
+        except OSError as e:
+            await self._runner.cleanup()
+            self._runner = None
+            where = f"{self.host}:{self.requested_port}"
+            raise ConfigError(
+                f"acme.webhook: cannot listen on {where}: {e.strerror or e}"
+            ) from None
         self.port = int(self._runner.addresses[0][1])
         self._reloader = asyncio.create_task(self._reload_loop(), name="webhook-reload")
         log.info("ACME webhook listening on https://%s:%d", self.host, self.port)
@@ -347,7 +350,7 @@ class Webhook:
                 raise ConfigError(f"cannot read the serving certificate: {e}") from None
             log.warning("webhook reload: cannot read the serving certificate: %s", e.strerror)
             return False
-        except ConfigError as e:
+        except DnssyncError as e:
             if initial:
                 raise
             log.warning("webhook reload: %s; keeping the previous settings", e)

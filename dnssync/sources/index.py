@@ -107,6 +107,10 @@ class EndpointView:
             self._errors = [e for c in self._conversions.values() for e in c.errors]
         return self._errors
 
+    def invalid(self) -> dict[ObjectRef, tuple[InvalidInput, ...]]:
+        """The objects with errors, and their errors."""
+        return {ref: c.errors for ref, c in self._conversions.items() if c.errors}
+
     def pending(self) -> bool:
         return bool(self._changed)
 

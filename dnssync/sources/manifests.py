@@ -480,6 +480,13 @@ class ManifestFeed:
     def errors(self) -> list[InvalidInput]:
         return list(self._result.errors)
 
+    def invalid(self) -> dict[str, list[InvalidInput]]:
+        """The errors by file and document (``file document N``)."""
+        out: dict[str, list[InvalidInput]] = {}
+        for e in self._result.errors:
+            out.setdefault(e.where.split(": ", 1)[0] or str(self.path), []).append(e)
+        return out
+
     async def wait(self, timeout: float | None = None) -> set[ObjectRef]:
         """Poll until the files change or ``timeout`` passes."""
         loop = asyncio.get_running_loop()

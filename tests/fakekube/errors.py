@@ -34,7 +34,7 @@ REASONS: dict[int, str] = {
 # Messages for injected failures, worded like the real server's.
 _INJECTED_MESSAGES: dict[int, str] = {
     401: "Unauthorized",
-    403: "forbidden: injected by FakeKube",
+    403: 'forbidden: RBAC: clusterrole.rbac.authorization.k8s.io "dnssync" not found',
     429: "Too many requests, please try again later.",
     500: "Internal error occurred: injected by FakeKube",
     503: "the server is currently unable to handle the request",
@@ -124,8 +124,8 @@ def expired(message: str) -> ApiError:
     return ApiError(410, message, reason="Expired")
 
 
-def injected(code: int) -> ApiError:
-    """A failure queued with `FakeKube.fail_next`."""
-    headers = {"Retry-After": "1"} if code in (429, 503) else None
+def injected(code: int, retry_after: str = "1") -> ApiError:
+    """A failure queued with `FakeKube.fail_next` or `fail_for`."""
+    headers = {"Retry-After": retry_after} if code in (429, 503) else None
     message = _INJECTED_MESSAGES.get(code, f"injected failure {code}")
     return ApiError(code, message, headers=headers)

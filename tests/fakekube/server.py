@@ -7,7 +7,8 @@ watch streams with history replay, bookmarks and in-stream 410s, create /
 replace / patch / delete with the real status codes and Status bodies, and
 `/status` subresources. State and its rules live in `store.Store`; this module
 maps URLs to it and owns everything that is about connections: watch
-streams, fault injection (`fail_next`, `expire_watches`, `drop_connections`,
+streams, fault injection (`fail_next`, `fail_for`, `disconnect_next`,
+`retry_after`, `request_delay`, `expire_watches`, `drop_connections`,
 `restart`, `stream_delay`) and the request log tests use to spot hot loops.
 """
 
@@ -100,6 +101,18 @@ class FakeKube:
         # request (all requests, or those `fail_filter(method, path_qs)` accepts).
         self.fail_next: list[int] = []
         self.fail_filter: Callable[[str, str], bool] | None = None
+        # The Retry-After injected 429 / 503 answers carry.
+        self.retry_after = "1"
+        # Time-based refusals (`fail_for`): code, until (loop time), filter.
+        self._failing: list[tuple[int, float, Callable[[str, str], bool] | None]] = []
+        # Requests (matching `disconnect_filter`) whose connection is closed
+        # before any answer: the client sees ServerDisconnectedError.
+        self.disconnect_next = 0
+        self.disconnect_filter: Callable[[str, str], bool] | None = None
+        # Seconds every request (matching `delay_filter`) waits before it is
+        # handled: a slow or overloaded API server.
+        self.request_delay = 0.0
+        self.delay_filter: Callable[[str, str], bool] | None = None
         self.stream_delay = 0.0  # seconds before each watch event is written
         self.bookmark_interval = 60.0  # the real server sends one about a minute
         # A watch without timeoutSeconds lasts this long (the real server picks
@@ -140,13 +153,19 @@ class FakeKube:
             await self._runner.cleanup()
             self._runner = None
 
-    async def restart(self) -> None:
-        """Crash and come back on the same port: state kept, history gone, RVs jump."""
+    async def restart(self, *, refuse_for: float = 0.0) -> None:
+        """Crash and come back on the same port: state kept, history gone, RVs jump.
+
+        ``refuse_for``: for that many seconds after coming back, every API
+        request gets 403 -- a real server's RBAC cache is empty at first.
+        """
         await self._end_watches("drop")
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
         self.store.rebase(RESTART_RV_JUMP)
+        if refuse_for > 0:
+            self.fail_for(403, refuse_for)
         await self.start()
 
     async def __aenter__(self) -> FakeKube:
@@ -254,6 +273,21 @@ class FakeKube:
         """Forget history: a watch from an older resourceVersion gets 410."""
         self.store.compact()
 
+    def fail_for(
+        self, code: int, seconds: float, *, only: Callable[[str, str], bool] | None = None
+    ) -> None:
+        """Answer `code` to every API request (or those `only(method, path_qs)` takes) a while."""
+        until = asyncio.get_running_loop().time() + seconds
+        self._failing.append((code, until, only))
+
+    def _time_fault(self, method: str, path_qs: str) -> int | None:
+        now = asyncio.get_running_loop().time()
+        self._failing = [f for f in self._failing if f[1] > now]
+        for code, _until, only in self._failing:
+            if only is None or only(method, path_qs):
+                return code
+        return None
+
     def drop_connections(self) -> None:
         """Abruptly close every open watch connection (no ERROR line, no final chunk)."""
         for watcher in list(self.store.watchers):
@@ -288,8 +322,23 @@ class FakeKube:
                 and request.headers.get("Authorization") != f"Bearer {self.token}"
             ):
                 raise ApiError(401, "Unauthorized")
+            if self.disconnect_next and (
+                self.disconnect_filter is None or self.disconnect_filter(method, path_qs)
+            ):
+                self.disconnect_next -= 1
+                if request.transport is not None:
+                    request.transport.close()
+                return web.Response(status=500)  # never reaches the client
+            if self.request_delay > 0 and (
+                self.delay_filter is None or self.delay_filter(method, path_qs)
+            ):
+                await asyncio.sleep(self.request_delay)
+            api_call = request.path.startswith(("/api/", "/apis/"))
+            code = self._time_fault(method, path_qs) if api_call else None
+            if code is not None:
+                raise injected(code, self.retry_after)
             if self.fail_next and (self.fail_filter is None or self.fail_filter(method, path_qs)):
-                raise injected(self.fail_next.pop(0))
+                raise injected(self.fail_next.pop(0), self.retry_after)
             return await self._route(request)
         except ApiError as exc:
             return self._error(exc)

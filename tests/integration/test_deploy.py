@@ -593,7 +593,7 @@ ALLOWED_RULES: dict[tuple[str, str], set[str]] = {
     ("", "services"): {"get", "list", "watch"},
     ("networking.k8s.io", "ingresses"): {"get", "list", "watch"},
     ("acme.cert-manager.io", "challenges"): {"get", "list", "watch"},
-    ("", "events"): {"create", "patch"},
+    ("", "events"): {"create", "patch", "get"},
     ("events.k8s.io", "events"): {"create", "patch"},
     ("coordination.k8s.io", "leases"): {"get", "create", "update"},
     ("acme.dnssync.io", "dnssync"): {"create"},

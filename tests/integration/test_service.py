@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import AsyncIterator, Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -153,11 +155,15 @@ async def test_watch_events_drive_records(
         assert 'dnssync_changes_applied_total{action="update"' in body
         # The loop interval is an hour: only watch events can have driven this.
         assert app.loops[0].options.interval == 3600.0
-        events = kube.list("v1", "Event", "web")
-        published = [e for e in events if e.get("reason") == "Published"]
-        assert published
-        assert published[0]["involvedObject"]["kind"] == "Ingress"
-        assert host in published[0]["message"]
+
+        def published() -> list[dict[str, Any]]:
+            events = kube.list("v1", "Event", "web")
+            return [e for e in events if e.get("reason") == "Published"]
+
+        await until(published)  # posted in the background, off the reconcile path
+        assert published()[0]["involvedObject"]["kind"] == "Ingress"
+        assert published()[0]["involvedObject"]["uid"]
+        assert host in published()[0]["message"]
 
 
 async def _is(values: Any, expected: list[str]) -> bool:
@@ -256,6 +262,177 @@ async def test_two_replicas_one_writer_and_failover(
             kube.create(ingress("y", f"y.{zone}", "192.0.2.41"))
             await until(lambda: lookup(bind_server, f"y.{zone}"), within=10)
             assert _applied(second) >= 1
+
+
+async def test_a_stopped_leader_hands_over_at_once(
+    kube: FakeKube, bind_server: DNSServer, tmp_path: Path
+) -> None:
+    """SIGTERM's stop releases the Lease before the client closes: failover in far less
+    than the lease duration (10 s here)."""
+    zone = f"fo{next(_zones)}.test"
+    bind_server.add_zone(zone)
+    kubeconfig = kube.write_kubeconfig(tmp_path)
+
+    def slow_lease(cfg: Config) -> Config:
+        le = cfg.leader_election.model_copy(
+            update={"duration": 10.0, "renew_deadline": 5.0, "retry_period": 0.2}
+        )
+        return cfg.model_copy(update={"leader_election": le})
+
+    first = App(slow_lease(config(kubeconfig, target("internal", bind_server, zone), leader=True)))
+    second = App(slow_lease(config(kubeconfig, target("internal", bind_server, zone), leader=True)))
+    first_task = asyncio.create_task(first.run())
+    await until(lambda: first.metrics.leader._value.get() == 1)
+    async with running(second):
+        await asyncio.sleep(0.3)
+        first.stop()
+        stopped = time.monotonic()
+        await asyncio.wait_for(first_task, 5)
+        lease = kube.get("coordination.k8s.io/v1", "Lease", "dnssync-test", "default")
+        assert lease is not None
+        assert lease["spec"]["holderIdentity"] in ("", second.elector.identity)
+        await until(lambda: second.metrics.leader._value.get() == 1, within=3)
+        assert time.monotonic() - stopped < 3.0
+
+
+async def test_slow_event_posts_never_hold_up_dns(
+    kube: FakeKube, bind_server: DNSServer, tmp_path: Path
+) -> None:
+    """Each Event post taking 1 s: 150 objects still reach DNS at once, and a change made
+    while hundreds of Events wait follows within a second or two; stop is prompt."""
+    zone = f"slow{next(_zones)}.test"
+    bind_server.add_zone(zone)
+    kube.request_delay = 1.0
+    kube.delay_filter = lambda method, path: method == "POST" and "/events" in path
+    app = App(config(kube.write_kubeconfig(tmp_path), target("internal", bind_server, zone)))
+    for i in range(150):
+        kube.create(ingress(f"i{i}", f"i{i}.{zone}", "192.0.2.80"))
+    task = asyncio.create_task(app.run())
+    try:
+        await until(lambda: lookup(bind_server, f"i149.{zone}"), within=30)
+        kube.create(ingress("late", f"late.{zone}", "192.0.2.81"))
+        changed = time.monotonic()
+        await until(lambda: lookup(bind_server, f"late.{zone}"), within=10)
+        assert time.monotonic() - changed < 3.0  # 150 queued Events would take 150 s
+        assert app.recorder is not None and app.recorder.queue.qsize() > 100  # type: ignore[attr-defined]
+    finally:
+        app.stop()
+        stopping = time.monotonic()
+        await asyncio.wait_for(task, 10)
+    assert time.monotonic() - stopping < 3.0
+
+
+async def test_ten_api_server_restarts_are_survived(
+    kube: FakeKube, bind_server: DNSServer, tmp_path: Path
+) -> None:
+    """Ten restarts, each refusing everything for a while (empty RBAC cache): the service
+    lives on, and a change made after each restart is in DNS within 10 s."""
+    zone = f"rst{next(_zones)}.test"
+    bind_server.add_zone(zone)
+    app = App(
+        config(kube.write_kubeconfig(tmp_path), target("internal", bind_server, zone), leader=True)
+    )
+    async with running(app) as task:
+        for n in range(10):
+            await kube.wait_for_watches(2)
+            await kube.restart(refuse_for=0.5 + (n % 3) * 0.5)
+            name = f"r{n}.{zone}"
+            kube.create(ingress(f"r{n}", name, f"192.0.2.{100 + n}"))
+            await until(partial(lookup, bind_server, name), within=10)
+            assert not task.done()
+        await until(lambda: _ready(app, True), within=10)
+
+
+async def test_invalid_objects_are_visible(
+    kube: FakeKube, bind_server: DNSServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A bad ttl: a Warning Event on the object naming the annotation, a log line, a gauge."""
+    zone = f"inv{next(_zones)}.test"
+    bind_server.add_zone(zone)
+    app = App(config(kube.write_kubeconfig(tmp_path), target("internal", bind_server, zone)))
+    bad = ingress("bad", f"bad.{zone}", "192.0.2.50")
+    bad["metadata"]["annotations"]["external-dns.alpha.kubernetes.io/ttl"] = "forever"
+    with caplog.at_level(logging.WARNING, logger="dnssync.controller"):
+        async with running(app):
+            kube.create(bad)
+            kube.create(ingress("good", f"good.{zone}", "192.0.2.51"))
+            await until(lambda: lookup(bind_server, f"good.{zone}"))
+
+            def invalid() -> list[dict[str, Any]]:
+                return [e for e in kube.list("v1", "Event", "web") if e["reason"] == "Invalid"]
+
+            await until(invalid)
+            [event] = invalid()
+            assert event["type"] == "Warning"
+            assert event["involvedObject"]["name"] == "bad"
+            assert "annotation external-dns.alpha.kubernetes.io/ttl" in event["message"]
+            assert "forever" in event["message"]
+            _, body = await http_get(app.http_port, "/metrics")
+            assert 'dnssync_invalid_objects{target="internal"} 1.0' in body
+    lines = [r.getMessage() for r in caplog.records if "invalid input" in r.getMessage()]
+    assert len(lines) == 1
+    assert "ingress web/bad" in lines[0] and "ttl" in lines[0]
+
+
+async def test_invalid_manifests_name_file_and_document(
+    bind_server: DNSServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Without a cluster, an invalid document is logged by file and document, and counted."""
+    zone = f"invm{next(_zones)}.test"
+    bind_server.add_zone(zone)
+    manifests = tmp_path / "manifests"
+    manifests.mkdir()
+    (manifests / "apps.yaml").write_text(
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: ok\n  namespace: apps\n"
+        f"  annotations:\n    {MANAGE}: mdapi\n"
+        f"    external-dns.alpha.kubernetes.io/hostname: ok.{zone}\n"
+        "    external-dns.alpha.kubernetes.io/target: 192.0.2.90\n"
+        "---\n"
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: bad\n  namespace: apps\n"
+        f"  annotations:\n    {MANAGE}: mdapi\n"
+        f"    external-dns.alpha.kubernetes.io/hostname: bad.{zone}\n"
+        "    external-dns.alpha.kubernetes.io/ttl: forever\n"
+    )
+    cfg = Config(
+        targets=(target("git", bind_server, zone),),
+        manifests=manifests,
+        reconcile=ReconcileConfig(debounce=0.0, manifests_poll=0.05),
+        http=HTTPConfig(host="127.0.0.1", port=0),
+    )
+    app = App(cfg)
+    with caplog.at_level(logging.WARNING, logger="dnssync.controller"):
+        async with running(app):
+            await until(lambda: lookup(bind_server, f"ok.{zone}"))
+            _, body = await http_get(app.http_port, "/metrics")
+            assert 'dnssync_invalid_objects{target="git"} 1.0' in body
+    [line] = [r.getMessage() for r in caplog.records if "invalid input" in r.getMessage()]
+    assert "apps.yaml document 2" in line and "service apps/bad" in line and "ttl" in line
+
+
+async def test_readyz_says_when_sources_or_the_lease_cannot_be_read(
+    kube: FakeKube, bind_server: DNSServer, tmp_path: Path
+) -> None:
+    """Not ready while the API refuses the watch or the Lease; ready again after."""
+    zone = f"rdy{next(_zones)}.test"
+    bind_server.add_zone(zone)
+    app = App(
+        config(kube.write_kubeconfig(tmp_path), target("internal", bind_server, zone), leader=True)
+    )
+    async with running(app):
+        await until(lambda: _ready(app, True))
+        kube.fail_for(403, 2.0, only=lambda method, path: "/leases" in path)
+        await until(lambda: _ready(app, False))
+        _, body = await http_get(app.http_port, "/readyz")
+        assert "leader election" in body and "403" in body
+        await until(lambda: _ready(app, True), within=10)
+        kube.fail_for(503, 2.0, only=lambda method, path: "/ingresses" in path)
+        kube.retry_after = "0"
+        await kube.wait_for_watches(1)
+        kube.drop_connections()
+        await until(lambda: _ready(app, False))
+        _, body = await http_get(app.http_port, "/readyz")
+        assert "source ingresses" in body
+        await until(lambda: _ready(app, True), within=10)
 
 
 def _applied(app: App) -> float:

@@ -160,8 +160,7 @@ def webhook(certs: Certs) -> WebhookFactory:
             key_file=key_file or certs.key_file,
             auth=auth or FileAuth(certs.front_ca_file, allowed_names),
             host="127.0.0.1",
-            port=0,
-            **kw,
+            **{"port": 0, **kw},
         )
         async with hook:
             yield hook

@@ -649,3 +649,51 @@ async def test_front_proxy_settings_from_the_configmap(
                         )[1]
                     )
     assert await txt_at(bind_server, record) == set()
+
+
+async def test_configmap_read_outlives_5xx_and_names_a_lasting_refusal(
+    certs: Certs, tmp_path: Any
+) -> None:
+    """5xx reading the front-proxy ConfigMap is retried; a lasting 403 names the RoleBinding."""
+    from dnssync.errors import KubeRefused
+    from dnssync.kube.client import api_client
+
+    cm: dict[str, Any] = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "extension-apiserver-authentication", "namespace": "kube-system"},
+        "data": {"requestheader-client-ca-file": certs.front_ca.cert_pem.bytes().decode()},
+    }
+    async with fake_kube() as kube:
+        kube.create(cm)
+        kube.retry_after = "0"
+        async with await api_client(kube.write_kubeconfig(tmp_path)) as api:
+            auth = ConfigMapAuth(api, "kube-system", "extension-apiserver-authentication")
+            kube.fail_next = [500, 503]
+            front = await auth.load()
+            assert "BEGIN CERTIFICATE" in front.ca_pem
+            kube.fail_for(403, 60)
+            auth = ConfigMapAuth(
+                api, "kube-system", "extension-apiserver-authentication", grace=0.5
+            )
+            with pytest.raises(KubeRefused) as refused:
+                await auth.load()
+    text = str(refused.value)
+    assert "read ConfigMap kube-system/extension-apiserver-authentication: 403" in text
+    assert "extension-apiserver-authentication-reader" in text and "\n" not in text
+
+
+async def test_a_webhook_port_in_use_is_one_clear_line(
+    bind_server: BindServer, acme_zone: str, webhook: WebhookFactory
+) -> None:
+    """The webhook's port taken: a ConfigError naming host and port, not an OSError traceback."""
+    from dnssync.errors import ConfigError
+
+    solver = Solver(acme_config(bind_server, [acme_zone]))
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(ConfigError, match=f"cannot listen on 127.0.0.1:{port}"):
+            async with webhook(solver, port=port):
+                pass

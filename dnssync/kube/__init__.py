@@ -1,0 +1,8 @@
+"""dnssync's Kubernetes edge: everything that talks to the API server.
+
+``client`` (configuration), ``resources`` (the table of kinds), ``informer``
+(list + watch caches), ``leader`` (Lease election), ``events`` (the Event
+recorder) and ``translate`` (the one translation of API failures into
+:mod:`dnssync.errors`).  Nothing outside this package imports
+kubernetes-asyncio; ``app`` builds these parts and hands them out.
+"""
