@@ -31,6 +31,7 @@ def test_conflict_across_restarts_is_one_event_with_a_count(tier: Tier) -> None:
     tier.plane.apply([loser])
     for start in range(1, 6):
         run = tier.dnssync()
+
         # Each start sees the conflict again: one more Event, or one more on the count.
         def recorded(seen: int = start) -> bool:
             return sum(count for _, count in conflict_events(tier)) >= seen
