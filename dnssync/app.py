@@ -169,7 +169,7 @@ class App:
         try:
             if uses_kube:
                 await self._kube(feeds, background)
-            else:
+            elif self.targets:  # an ACME-only replica (no targets) has no sources to read
                 self._manifests(feeds)
             self._acme(background)
             self.loops = [self._loop(t, feeds[t.name]) for t in self.targets]
