@@ -30,6 +30,7 @@ async def kube() -> AsyncIterator[FakeKube]:
 def _config(tmp: Path, kubeconfig: Path, server: DNSServer, zone: str) -> Path:
     secret = tmp / "tsig.secret"
     secret.write_text(server.key.secret + "\n")
+    secret.chmod(0o600)
     cfg = {
         "kubernetes": {"kubeconfig": str(kubeconfig)},
         "targets": [
@@ -46,6 +47,7 @@ def _config(tmp: Path, kubeconfig: Path, server: DNSServer, zone: str) -> Path:
                 "owner_id": "cluster-plan",
                 "txt_prefix": "extdns-",
                 "annotation_filter": f"{MANAGE}=mdapi",
+                "annotation_prefix": "external-dns.alpha.kubernetes.io/",
             }
         ],
     }

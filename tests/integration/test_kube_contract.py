@@ -28,7 +28,10 @@ from tests.fakekube import fake_kube
 from tests.realkube import ControlPlane
 
 MANAGE = "external-dns.alpha.kubernetes.io/manage"
-OPTIONS = SourceOptions(annotation_filter=parse_filter(f"{MANAGE}=mdapi"))
+OPTIONS = SourceOptions(
+    annotation_filter=parse_filter(f"{MANAGE}=mdapi"),
+    annotation_prefix="external-dns.alpha.kubernetes.io/",
+)
 _spaces = itertools.count()
 
 

@@ -31,6 +31,7 @@ async def kube() -> AsyncIterator[FakeKube]:
 def _config(tmp: Path, kube: FakeKube, server: DNSServer, zone: str, port: int = 0) -> Path:
     secret = tmp / "tsig.secret"
     secret.write_text(server.key.secret + "\n")
+    secret.chmod(0o600)
     cfg: dict[str, Any] = {
         "kubernetes": {"kubeconfig": str(kube.write_kubeconfig(tmp))},
         "leader_election": {
@@ -53,6 +54,7 @@ def _config(tmp: Path, kube: FakeKube, server: DNSServer, zone: str, port: int =
                 },
                 "owner_id": "proc-test",
                 "annotation_filter": "external-dns.alpha.kubernetes.io/manage=mdapi",
+                "annotation_prefix": "external-dns.alpha.kubernetes.io/",
             }
         ],
     }
@@ -109,7 +111,7 @@ async def test_sigterm_releases_the_lease_and_exits_promptly(
 async def test_a_port_in_use_is_one_line_not_a_traceback(
     kube: FakeKube, bind_server: DNSServer, tmp_path: Path
 ) -> None:
-    """The HTTP port taken: exit 2 with one line naming host and port; nothing half-started."""
+    """The HTTP port taken: exit 1 (a permanent failure) with one line naming host and port; nothing half-started."""
     zone = f"proc{next(_count)}.test"
     bind_server.add_zone(zone)
     with socket.socket() as taken:
@@ -119,7 +121,7 @@ async def test_a_port_in_use_is_one_line_not_a_traceback(
         proc = await start(_config(tmp_path, kube, bind_server, zone, port=port))
         _, err = await asyncio.wait_for(proc.communicate(), 60)
     text = err.decode()
-    assert proc.returncode == 2, text
+    assert proc.returncode == 1, text
     assert f"127.0.0.1:{port}" in text and "Traceback" not in text
     assert "never awaited" not in text
     assert len(text.strip().splitlines()) == 1

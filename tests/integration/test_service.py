@@ -391,6 +391,7 @@ async def test_invalid_manifests_name_file_and_document(
         "apiVersion: v1\nkind: Service\nmetadata:\n  name: bad\n  namespace: apps\n"
         f"  annotations:\n    {MANAGE}: mdapi\n"
         f"    external-dns.alpha.kubernetes.io/hostname: bad.{zone}\n"
+        "    external-dns.alpha.kubernetes.io/target: 192.0.2.91\n"
         "    external-dns.alpha.kubernetes.io/ttl: forever\n"
     )
     cfg = Config(
@@ -403,6 +404,8 @@ async def test_invalid_manifests_name_file_and_document(
     with caplog.at_level(logging.WARNING, logger="dnssync.controller"):
         async with running(app):
             await until(lambda: lookup(bind_server, f"ok.{zone}"))
+            # one bad annotation degrades that annotation only (external-dns does the same)
+            await until(lambda: lookup(bind_server, f"bad.{zone}"))
             _, body = await http_get(app.http_port, "/metrics")
             assert 'dnssync_invalid_objects{target="git"} 1.0' in body
     [line] = [r.getMessage() for r in caplog.records if "invalid input" in r.getMessage()]
