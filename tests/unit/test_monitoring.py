@@ -29,12 +29,6 @@ DASHBOARD = MONITORING / "dashboard.json"
 
 # Labels the scrape adds (Prometheus, prometheus-operator's ServiceMonitor), and histograms' le.
 SCRAPE_LABELS = {"job", "instance", "namespace", "pod", "service", "endpoint", "container", "le"}
-# Metrics the dashboard and alerts already show that other changes are adding to dnssync now:
-# name -> label names. Once a metric is defined in dnssync/, its definition is checked instead.
-COMING: dict[str, tuple[str, ...]] = {
-    "dnssync_plan_refused": ("target", "zone"),
-    "dnssync_invalid_objects": ("target",),
-}
 SUFFIXES = {
     "counter": ("_total", "_created"),
     "histogram": ("_bucket", "_sum", "_count", "_created"),
@@ -118,14 +112,6 @@ def defined_families() -> dict[str, Family]:
                 # prometheus_client names a counter without its _total (it adds it on output).
                 name = first.value.removesuffix("_total") if kind == "counter" else first.value
                 found[name] = Family(name, kind, labels)
-    return found
-
-
-def families() -> dict[str, Family]:
-    """The defined families, plus the coming ones that are not defined yet (as gauges)."""
-    found = defined_families()
-    for name, labels in COMING.items():
-        found.setdefault(name, Family(name, "gauge", labels))
     return found
 
 
@@ -239,7 +225,7 @@ def test_dashboard_is_well_formed() -> None:
 
 def test_every_metric_asked_for_exists_with_its_labels() -> None:
     """Dashboard and alerts read only dnssync_* metrics dnssync defines, by labels they carry."""
-    known = families()
+    known = defined_families()
     seen: set[str] = set()
     for where, expr in [*alert_exprs(), *dashboard_exprs()]:
         names = referenced(expr, known)
@@ -262,15 +248,6 @@ def test_every_metric_asked_for_exists_with_its_labels() -> None:
         "dnssync_leader",
         "dnssync_reconcile_duration_seconds",
     } <= seen
-
-
-def test_coming_metrics_match_their_definitions() -> None:
-    """A COMING metric that dnssync now defines has the labels the dashboard and alerts assume."""
-    defined = defined_families()
-    for name, labels in COMING.items():
-        if name in defined:
-            assert defined[name].labels == labels, f"{name}: defined with {defined[name].labels}"
-            assert defined[name].kind == "gauge", f"{name}: the rules treat it as a gauge"
 
 
 def test_source_scan_finds_the_core_metrics() -> None:
