@@ -111,7 +111,7 @@ async def test_sigterm_releases_the_lease_and_exits_promptly(
 async def test_a_port_in_use_is_one_line_not_a_traceback(
     kube: FakeKube, bind_server: DNSServer, tmp_path: Path
 ) -> None:
-    """The HTTP port taken: exit 1 (a permanent failure) with one line naming host and port; nothing half-started."""
+    """The HTTP port taken: exit 1 with one line naming host and port; nothing half-started."""
     zone = f"proc{next(_count)}.test"
     bind_server.add_zone(zone)
     with socket.socket() as taken:
