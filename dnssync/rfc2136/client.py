@@ -47,6 +47,7 @@ from dnssync.config import ServerConfig
 from dnssync.errors import (
     ConfigError,
     ConnectionFailed,
+    DNSError,
     DNSTimeout,
     MalformedResponse,
     ServerRefused,
@@ -232,20 +233,24 @@ class Client:
                 f"{what}: send failed: {e}", server=self.label, zone=zone
             ) from None
 
+    def _parse(
+        self, data: bytes, msg_id: int, zone: str, what: str, error: type[DNSError]
+    ) -> wire.Message:
+        """One answer parsed and matched to its query's id; ``error`` says what is wrong
+        (a malformed answer to a query, or a transfer that fails whole)."""
+        try:
+            msg = wire.parse(data)
+        except wire.WireError as e:
+            raise error(f"{what}: malformed answer: {e}", server=self.label, zone=zone) from None
+        if msg.id != msg_id:
+            raise error(f"{what}: answer id does not match the query", server=self.label, zone=zone)
+        return msg
+
     def _verify(
         self, msg_id: int, mac: bytes, answer: bytes, zone: str, *, what: str, signed: bool = True
     ) -> wire.Message:
         """Parse the answer, check its id and (if we signed) its TSIG; translate what is wrong."""
-        try:
-            msg = wire.parse(answer)
-        except wire.WireError as e:
-            raise MalformedResponse(
-                f"{what}: malformed answer: {e}", server=self.label, zone=zone
-            ) from None
-        if msg.id != msg_id:
-            raise MalformedResponse(
-                f"{what}: answer id does not match the query", server=self.label, zone=zone
-            )
+        msg = self._parse(answer, msg_id, zone, what, MalformedResponse)
         if self.signer is None or not signed:
             return msg
         if msg.tsig is None:
@@ -437,14 +442,7 @@ class Client:
         zone: str,
         what: str,
     ) -> None:
-        try:
-            msg = wire.parse(data)
-        except wire.WireError as e:
-            raise TransferFailed(
-                f"{what}: malformed message: {e}", server=self.label, zone=zone
-            ) from None
-        if msg.id != msg_id:
-            raise TransferFailed(f"{what}: answer id mismatch", server=self.label, zone=zone)
+        msg = self._parse(data, msg_id, zone, what, TransferFailed)
         if verifier is not None:
             self._verify_transfer(verifier, data, msg, zone, what)
         if msg.rcode != 0:
