@@ -156,6 +156,9 @@ class ServerConfig(_Model):
     timeout: float = Field(3.0, gt=0, le=60)  # bounds a query or UPDATE, retries included
     transfer_timeout: float = Field(120.0, gt=0)  # bounds a zone read, retries included
     tls: TLSConfig | None = None
+    #: Zone reads (SOA + transfer) on the first host up (``ordered``) or on each of
+    #: ``hosts`` in turn (``round-robin``); writes always go in order.
+    read: Literal["ordered", "round-robin"] = "ordered"
 
     @field_validator("hosts")
     @classmethod

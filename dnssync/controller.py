@@ -37,6 +37,8 @@ from dnssync.rfc2136.zones import Read, ZoneReader
 from dnssync.sources.annotations import SourceOptions, parse_filter
 
 if TYPE_CHECKING:  # the one-shot CLI never loads aiohttp or prometheus-client
+    from prometheus_client import Counter
+
     from dnssync.http import Health
     from dnssync.metrics import Metrics
 
@@ -119,8 +121,16 @@ class Target:
         hosts = cfg.server.addresses()
         label = f"target {cfg.name} ({', '.join(f'{h}:{p}' for h, p in hosts)})"
         tls = server_tls(cfg.server)
+        spread = cfg.server.read == "round-robin"
         self.client = Client(
-            hosts[0][0], hosts[0][1], hosts=hosts, key=key, timeouts=timeouts, label=label, tls=tls
+            hosts[0][0],
+            hosts[0][1],
+            hosts=hosts,
+            key=key,
+            timeouts=timeouts,
+            label=label,
+            tls=tls,
+            spread_reads=spread,
         )
         xfr_key = cfg.transfer_key.tsig() if cfg.transfer_key else key
         self.transfer_client = (
@@ -134,6 +144,7 @@ class Target:
                 timeouts=timeouts,
                 label=label,
                 tls=tls,
+                spread_reads=spread,
             )
         )
         self.readers = {z: ZoneReader(self.transfer_client, z) for z in cfg.zones}
@@ -357,7 +368,7 @@ class Loop:
         self.target = target
         self.feed = feed
         self.metrics = metrics
-        self._switches: dict[str, int] = {}  # per host: failovers already counted
+        self._switches: dict[tuple[str, str], int] = {}  # per host and count: already counted
         self.health = health
         self.leadership = leadership or AlwaysLeader()
         self.recorder = recorder
@@ -499,14 +510,25 @@ class Loop:
                 m.last_success.labels(*labels).set(time.time())
 
     def _observe_hosts(self) -> None:
-        """Per primary: in use or passed over, and failovers away from it since last time."""
+        """Per primary: in use or passed over, failovers away from it, and the transfers
+        and UPDATEs it answered, since last time."""
+        m, name = self.metrics, self.target.name
         for h in self.target.client.health():
             host = f"{h.host}:{h.port}"
-            self.metrics.server_up.labels(self.target.name, host).set(1 if h.up else 0)
-            seen = self._switches.get(host, 0)
-            if h.switches > seen:
-                self.metrics.server_failovers.labels(self.target.name, host).inc(h.switches - seen)
-                self._switches[host] = h.switches
+            m.server_up.labels(name, host).set(1 if h.up else 0)
+            self._count(m.server_failovers.labels(name, host), (host, "switch"), h.switches)
+            self._count(m.server_requests.labels(name, host, "update"), (host, "upd"), h.updates)
+        for h in self.target.transfer_client.health():
+            host = f"{h.host}:{h.port}"
+            xfr = m.server_requests.labels(name, host, "transfer")
+            self._count(xfr, (host, "xfr"), h.transfers)
+
+    def _count(self, counter: Counter, key: tuple[str, str], total: int) -> None:
+        """Move a Prometheus counter up to ``total``, a count the client keeps."""
+        seen = self._switches.get(key, 0)
+        if total > seen:
+            counter.inc(total - seen)
+            self._switches[key] = total
 
     def _invalid(self, errors: list[InvalidInput], *, tell: bool) -> None:
         """Invalid objects: a log line each (once per text), a gauge, a Warning Event."""

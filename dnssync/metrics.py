@@ -91,6 +91,12 @@ class Metrics:
             ("target", "host"),
             registry=r,
         )
+        self.server_requests = Counter(
+            "dnssync_server_requests_total",
+            "Zone transfers and UPDATEs each primary answered (round-robin spreads transfers).",
+            ("target", "host", "kind"),
+            registry=r,
+        )
         self.plan_refused = Gauge(
             "dnssync_plan_refused",
             "1 while the safety gate refuses the zone's plan (its deletes and rewrites wait).",

@@ -900,7 +900,8 @@ class BindSecondary(BindServer):
         self._install(
             name,
             f'zone "{name}" {{ type secondary; file "zones/{name}.bak"; '
-            f'primaries {{ {HOST} port {primary.port} key "{primary.key.name}"; }}; }};\n',
+            f'primaries {{ {HOST} port {primary.port} key "{primary.key.name}"; }}; '
+            f'allow-transfer {{ key "{primary.key.name}"; }}; }};\n',
         )
         self.wait_for_zone(name)
 

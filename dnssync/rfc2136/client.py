@@ -19,7 +19,8 @@ has an unknown outcome and is never re-sent blindly (see
 
 Several primaries of one target (``server.hosts``) are tried in order, a
 failed one passed over for a while (:class:`.transport.Hosts`); an UPDATE
-moves to the next host only while nothing was sent.  With ``server.tls``
+moves to the next host only while nothing was sent; with ``server.read:
+round-robin`` zone reads start on each host in turn.  With ``server.tls``
 every exchange goes over TLS (XoT, RFC 9103), queries included.
 """
 
@@ -47,6 +48,7 @@ from dnssync.config import ServerConfig
 from dnssync.errors import (
     ConfigError,
     ConnectionFailed,
+    DNSError,
     DNSTimeout,
     MalformedResponse,
     ServerRefused,
@@ -125,10 +127,12 @@ class Client:
         timeouts: Timeouts = Timeouts(),
         label: str = "",
         tls: TLS | None = None,
+        spread_reads: bool = False,
     ) -> None:
         self.tls = tls  # DNS over TLS for everything: queries, transfers, updates
-        #: Primaries in failover order (``hosts``, else ``host``:``port`` alone).
-        self.hosts = Hosts(list(hosts) or [(host, port)])
+        #: Primaries in failover order (``hosts``, else ``host``:``port`` alone);
+        #: with ``spread_reads`` zone reads take them in turn.
+        self.hosts = Hosts(list(hosts) or [(host, port)], spread=spread_reads)
         self.host, self.port = self.hosts.first.host, self.hosts.first.port
         self.key = key
         self.signer = tsig.Signer(key) if key is not None else None
@@ -146,6 +150,11 @@ class Client:
         """Per host: up or passed over, failures, switches, last error (for metrics)."""
         return self.hosts.health()
 
+    def read_start(self) -> Host | None:
+        """The host one zone read (SOA and transfer) starts on: the next in turn with
+        ``spread_reads``, else None (the first host up, as writes go)."""
+        return self.hosts.reading()
+
     # --- helpers ---------------------------------------------------------
 
     async def _bounded(
@@ -156,6 +165,7 @@ class Client:
         op: Callable[[Host], Awaitable[T]],
         *,
         split: bool = True,
+        start: Host | None = None,
     ) -> T:
         """``op`` on the host in use, with its retries (on the next host after a failure),
         all within ``limit`` seconds: one deadline.  With several hosts and ``split``,
@@ -165,7 +175,7 @@ class Client:
         tried: list[Host] = []
 
         async def on_host() -> T:
-            host = self.hosts.pick(tried)
+            host = self.hosts.pick(tried, start)
             tried.append(host)
             try:
                 async with asyncio.timeout(share):
@@ -232,20 +242,24 @@ class Client:
                 f"{what}: send failed: {e}", server=self.label, zone=zone
             ) from None
 
+    def _parse(
+        self, data: bytes, msg_id: int, zone: str, what: str, error: type[DNSError]
+    ) -> wire.Message:
+        """One answer parsed and matched to its query's id; ``error`` says what is wrong
+        (a malformed answer to a query, or a transfer that fails whole)."""
+        try:
+            msg = wire.parse(data)
+        except wire.WireError as e:
+            raise error(f"{what}: malformed answer: {e}", server=self.label, zone=zone) from None
+        if msg.id != msg_id:
+            raise error(f"{what}: answer id does not match the query", server=self.label, zone=zone)
+        return msg
+
     def _verify(
         self, msg_id: int, mac: bytes, answer: bytes, zone: str, *, what: str, signed: bool = True
     ) -> wire.Message:
         """Parse the answer, check its id and (if we signed) its TSIG; translate what is wrong."""
-        try:
-            msg = wire.parse(answer)
-        except wire.WireError as e:
-            raise MalformedResponse(
-                f"{what}: malformed answer: {e}", server=self.label, zone=zone
-            ) from None
-        if msg.id != msg_id:
-            raise MalformedResponse(
-                f"{what}: answer id does not match the query", server=self.label, zone=zone
-            )
+        msg = self._parse(answer, msg_id, zone, what, MalformedResponse)
         if self.signer is None or not signed:
             return msg
         if msg.tsig is None:
@@ -264,10 +278,14 @@ class Client:
 
     # --- queries ---------------------------------------------------------
 
-    async def soa_serial(self, zone: str) -> int:
-        """The zone's current serial, from one (signed) SOA query."""
+    async def soa_serial(self, zone: str, *, start: Host | None = None) -> int:
+        """The zone's current serial, from one (signed) SOA query (to ``start`` first)."""
         return await self._bounded(
-            self.timeouts.query, "SOA query", zone, lambda h: self._soa_serial(h, zone)
+            self.timeouts.query,
+            "SOA query",
+            zone,
+            lambda h: self._soa_serial(h, zone),
+            start=start,
         )
 
     async def _soa_serial(self, host: Host, zone: str) -> int:
@@ -371,8 +389,11 @@ class Client:
 
     # --- transfers -------------------------------------------------------
 
-    async def transfer(self, zone: str, *, serial: int | None = None) -> Transfer:
-        """AXFR the zone, or IXFR from ``serial``; fails whole on any error."""
+    async def transfer(
+        self, zone: str, *, serial: int | None = None, start: Host | None = None
+    ) -> Transfer:
+        """AXFR the zone, or IXFR from ``serial`` (from ``start`` first); fails whole
+        on any error."""
         what = "AXFR" if serial is None else "IXFR"
         try:
             return await self._bounded(
@@ -381,6 +402,7 @@ class Client:
                 zone,
                 lambda h: self._transfer(h, zone, serial),
                 split=False,  # a dead host shows in the message gap (Timeouts.query)
+                start=start,
             )
         except DNSTimeout as e:
             raise TransferFailed(
@@ -425,6 +447,7 @@ class Client:
                 f"{what}: the last message is not signed", server=self.label, zone=zone
             )
         assert assembler.serial is not None
+        host.transfers += 1
         mode = {"full": "axfr", "incremental": "ixfr", "uptodate": "uptodate"}[assembler.mode]
         return Transfer(mode, assembler.serial, assembler.full, assembler.deltas, count, nbytes)
 
@@ -437,14 +460,7 @@ class Client:
         zone: str,
         what: str,
     ) -> None:
-        try:
-            msg = wire.parse(data)
-        except wire.WireError as e:
-            raise TransferFailed(
-                f"{what}: malformed message: {e}", server=self.label, zone=zone
-            ) from None
-        if msg.id != msg_id:
-            raise TransferFailed(f"{what}: answer id mismatch", server=self.label, zone=zone)
+        msg = self._parse(data, msg_id, zone, what, TransferFailed)
         if verifier is not None:
             self._verify_transfer(verifier, data, msg, zone, what)
         if msg.rcode != 0:
@@ -504,6 +520,7 @@ class Client:
         msg_id = int.from_bytes(unsigned[:2], "big")
         rcode = self._verify(msg_id, mac, answer, zone, what=what).rcode
         self.hosts.ok(sent[-1])
+        sent[-1].updates += 1
         answers.raise_for_rcode(rcode, what, server=self.label, zone=zone)
 
     async def _open(self, zone: str) -> tuple[Host, Connection]:

@@ -262,12 +262,24 @@ class HostHealth:
     failures: int  # consecutive
     switches: int  # times traffic moved away from it
     last_error: str
+    transfers: int = 0  # zone transfers it answered (round-robin spreads them)
+    updates: int = 0  # UPDATEs it answered
 
 
 class Host:
     """One primary of a target: its address, kept connections and health."""
 
-    __slots__ = ("down_until", "failures", "host", "last_error", "pool", "port", "switches")
+    __slots__ = (
+        "down_until",
+        "failures",
+        "host",
+        "last_error",
+        "pool",
+        "port",
+        "switches",
+        "transfers",
+        "updates",
+    )
 
     def __init__(self, host: str, port: int) -> None:
         self.host = host
@@ -277,6 +289,8 @@ class Host:
         self.down_until = 0.0
         self.switches = 0
         self.last_error = ""
+        self.transfers = 0
+        self.updates = 0
 
     @property
     def name(self) -> str:
@@ -291,14 +305,20 @@ class Hosts:
     marks a host down for a jittered, doubling while (1 s .. 30 s); a success
     clears it.  Callers decide what may move to another host: a query or a
     transfer may, an UPDATE whose outcome is unknown may not (re-read first).
+
+    With ``spread`` (``server.read: round-robin``) each zone read starts on the
+    next host in turn (:meth:`reading`), passing over those marked down; writes
+    keep the failover order.
     """
 
-    __slots__ = ("_all",)
+    __slots__ = ("_all", "_turn", "spread")
 
-    def __init__(self, hosts: list[tuple[str, int]]) -> None:
+    def __init__(self, hosts: list[tuple[str, int]], *, spread: bool = False) -> None:
         if not hosts:
             raise ValueError("at least one host")
         self._all = [Host(h, p) for h, p in hosts]
+        self.spread = spread and len(self._all) > 1
+        self._turn = -1
 
     def __iter__(self):  # type: ignore[no-untyped-def]
         return iter(self._all)
@@ -310,11 +330,23 @@ class Hosts:
     def first(self) -> Host:
         return self._all[0]
 
-    def pick(self, tried: Collection[Host] = ()) -> Host:
-        """The first host up; within one operation, hosts it already ``tried`` come
-        last, so a retry moves on even when a short down mark has run out."""
+    def reading(self) -> Host | None:
+        """Where the next zone read starts: the next host in turn, or None (in order)."""
+        if not self.spread:
+            return None
+        self._turn = (self._turn + 1) % len(self._all)
+        return self._all[self._turn]
+
+    def pick(self, tried: Collection[Host] = (), start: Host | None = None) -> Host:
+        """The first host up, counting from ``start`` (else the first configured);
+        within one operation, hosts it already ``tried`` come last, so a retry moves
+        on even when a short down mark has run out."""
         now = time.monotonic()
-        fresh = [h for h in self._all if h not in tried] or self._all
+        hosts = self._all
+        if start is not None:
+            i = hosts.index(start)
+            hosts = hosts[i:] + hosts[:i]
+        fresh = [h for h in hosts if h not in tried] or hosts
         for host in fresh:
             if host.down_until <= now:
                 return host
@@ -340,7 +372,16 @@ class Hosts:
     def health(self) -> tuple[HostHealth, ...]:
         now = time.monotonic()
         return tuple(
-            HostHealth(h.host, h.port, h.down_until <= now, h.failures, h.switches, h.last_error)
+            HostHealth(
+                h.host,
+                h.port,
+                h.down_until <= now,
+                h.failures,
+                h.switches,
+                h.last_error,
+                h.transfers,
+                h.updates,
+            )
             for h in self._all
         )
 

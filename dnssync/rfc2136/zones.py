@@ -8,6 +8,12 @@ transferred.  A changed serial brings an IXFR from the cached serial
 and any IXFR failure falls back to a full AXFR.  Any error inside a
 transfer fails the read: a partial zone is never planned on.
 
+With reads spread over several hosts (``server.read: round-robin``) one read
+(SOA and transfer) stays on one host, the read right after our own write goes
+where writes go (read-your-writes), and a host whose serial is behind the one
+already read is lagging: the read goes to the write host instead, and the
+snapshot never moves back.
+
 Only :data:`~dnssync.model.READ_TYPES` keep their values; other records
 only mark their owner name as in use (CNAME exclusivity needs that).
 """
@@ -23,6 +29,7 @@ from dnssync.errors import DNSError, DNSTimeout, ServerRefused, TransferFailed
 from dnssync.model import RecordKey, RRset, ZoneSnapshot
 from dnssync.rfc2136 import wire
 from dnssync.rfc2136.client import Client
+from dnssync.rfc2136.transport import Host
 
 log = logging.getLogger(__name__)
 _KEEP = {wire.A: "A", wire.AAAA: "AAAA", wire.CNAME: "CNAME", wire.TXT: "TXT"}
@@ -95,6 +102,11 @@ class _State:
         return ZoneSnapshot(zone, serial, rrsets, frozenset(others))
 
 
+def serial_behind(serial: int, than: int) -> bool:
+    """Whether ``serial`` is older than ``than`` in serial arithmetic (RFC 1982)."""
+    return serial != than and (than - serial) % 2**32 < 2**31
+
+
 class ZoneReader:
     """Reads one zone from one server, remembering the last verified state."""
 
@@ -140,23 +152,36 @@ class ZoneReader:
             ) from None
 
     async def _read(self) -> Read:
-        serial = await self.client.soa_serial(self.zone)
+        start = None if self._stale else self.client.read_start()
+        serial = await self.client.soa_serial(self.zone, start=start)
         cached = self._snapshot
+        if start is not None and cached is not None and serial_behind(serial, cached.serial):
+            log.info(
+                "zone %s: serial %d at %s is behind %d read before; reading where writes go",
+                self.zone,
+                serial,
+                start.name,
+                cached.serial,
+            )
+            start = None
+            serial = await self.client.soa_serial(self.zone)
         if cached is not None and self._state is not None:
             if serial == cached.serial and not self._stale:
                 return Read(cached, "none")
             if serial != cached.serial:
                 try:
-                    return await self._ixfr(cached.serial)
+                    return await self._ixfr(cached.serial, start)
                 except (TransferFailed, ServerRefused, DNSTimeout) as e:
                     log.info("IXFR of %s failed (%s); falling back to AXFR", self.zone, e)
-        return await self._axfr()
+        return await self._axfr(start)
 
-    async def _ixfr(self, serial: int) -> Read:
+    async def _ixfr(self, serial: int, start: Host | None) -> Read:
         assert self._state is not None
-        result = await self.client.transfer(self.zone, serial=serial)
+        result = await self.client.transfer(self.zone, serial=serial, start=start)
         if result.kind == "uptodate":
-            return await self._axfr() if self._stale else Read(self._require_cached(), "none")
+            if self._stale:
+                return await self._axfr(start)
+            return Read(self._require_cached(), "none")
         if result.kind == "axfr":
             # The server answered the IXFR with the whole zone (PowerDNS does).
             return self._install_full(result.full, result.serial, "axfr", result.nbytes)
@@ -168,8 +193,8 @@ class ZoneReader:
                 state.add(rec)
         return self._install(state, result.serial, "ixfr", result.nbytes)
 
-    async def _axfr(self) -> Read:
-        result = await self.client.transfer(self.zone)
+    async def _axfr(self, start: Host | None) -> Read:
+        result = await self.client.transfer(self.zone, start=start)
         return self._install_full(result.full, result.serial, "axfr", result.nbytes)
 
     def _install_full(
@@ -182,6 +207,15 @@ class ZoneReader:
         return self._install(state, serial, kind, nbytes)
 
     def _install(self, state: _State, serial: int, kind: str, nbytes: int) -> Read:
+        cached = self._snapshot
+        if self.client.hosts.spread and cached and serial_behind(serial, cached.serial):
+            # A retry moved the transfer to a host that lags: never plan on older data.
+            raise TransferFailed(
+                f"transfer at serial {serial}, behind {cached.serial} read before "
+                "(a lagging server)",
+                server=self.client.label,
+                zone=self.zone,
+            )
         snapshot = state.snapshot(self.zone, serial)
         self._state = state
         self._snapshot = snapshot
