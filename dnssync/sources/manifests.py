@@ -363,6 +363,8 @@ _YAML_1_1_WORDS: Final = re.compile(
 _NUMBERISH: Final = re.compile(
     r"[:-][ \t]+([-+0-9._:eExXoObB]*[0-9][-+0-9._:eExXoObB]*)[ \t]*(?:#.*)?$", re.MULTILINE
 )
+# Hexadecimal: YAML 1.1 reads only a lowercase 0x as a number, the 1.2 parser both cases.
+_HEXISH: Final = re.compile(r"[:-][ \t]+[-+]?0[xX][0-9a-fA-F_]*[ \t]*(?:#.*)?$", re.MULTILINE)
 _BOTH_AGREE: Final = re.compile(
     r"[-+]?(?:0|[1-9][0-9]*)|[-+]?[0-9]+\.[0-9]+|[0-9]+(?:\.[0-9]+){2,}"
 )
@@ -371,7 +373,7 @@ _BOTH_AGREE: Final = re.compile(
 def _needs_yaml_1_1(text: str) -> bool:
     if "<<" in text or text.startswith("%") or "\n%" in text:
         return True
-    if _YAML_1_1_WORDS.search(text):
+    if _YAML_1_1_WORDS.search(text) or _HEXISH.search(text):
         return True
     return any(not _BOTH_AGREE.fullmatch(m) for m in _NUMBERISH.findall(text))
 

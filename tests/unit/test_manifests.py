@@ -374,6 +374,15 @@ def test_fast_parser_agrees_with_yaml_1_1_or_defers(key_part: str, value: str) -
     assert documents == [expected]
 
 
+@pytest.mark.parametrize("value", ["0XF", "0xF", "-0XF", "+0x_1", "0XFF", "0x"])
+def test_hexadecimal_values_read_as_yaml_1_1_reads_them(value: str) -> None:
+    """An uppercase 0X stays a string, a lowercase 0x a number, as PyYAML (YAML 1.1) reads them."""
+    text = f"apiVersion: v1\nkind: Service\nmetadata:\n  name: x\nspec:\n  v: {value}\n"
+    documents, problem = parse_chunk((0, text))
+    assert not problem
+    assert documents == [yaml.safe_load(text)]
+
+
 def test_an_alias_bomb_in_a_manifest_is_one_error_naming_the_file(tmp_path: Path) -> None:
     """Billion laughs in a manifest: bounded, reported with its file within a second."""
     from tests.unit.test_config import bomb
