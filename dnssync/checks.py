@@ -8,7 +8,8 @@ the update policy, so a failing prerequisite says nothing about the key's
 rights.  It therefore requires the apex to exist (it always does: its SOA)
 and deletes one TXT value at ``_dnssync-check.<zone>`` that nobody wrote (a
 random token), a no-op every server accepts without a new serial.  The ACME
-servers get the same SOA and UPDATE probes, at ``_acme-challenge.<zone>``.
+servers get the SOA query and one real Present and CleanUp of a probe value at
+``_acme-challenge.<zone>`` (their key must write there, not merely reach the policy).
 
 What the servers in the test suite answer, and the cause named here:
 
@@ -36,11 +37,14 @@ import dns.rdatatype
 import dns.tsig
 import dns.update
 
-from dnssync.config import AcmeServerConfig, ServerConfig, TargetConfig
+from dnssync.acme.records import challenge_name
+from dnssync.acme.solver import Solver
+from dnssync.config import AcmeConfig, AcmeServerConfig, ServerConfig, TargetConfig
 from dnssync.controller import Target
 from dnssync.errors import DnssyncError, PrerequisiteFailed, ServerRefused, TSIGFailure
 from dnssync.names import to_dns
 from dnssync.rfc2136.client import Client, Timeouts, server_tls
+from dnssync.rfc2136.dnssec import dnskey_count
 from dnssync.rfc2136.scopes import scope_rows
 from dnssync.rfc2136.zones import ZoneReader
 
@@ -72,22 +76,56 @@ async def probe_target(cfg: TargetConfig) -> list[Row]:
     return rows
 
 
-async def probe_acme(cfg: AcmeServerConfig) -> list[Row]:
-    """SOA and the UPDATE probe (at ``_acme-challenge``) for an ACME server's zones."""
-    if not cfg.zones:
-        return [("(any)", "zones", True, "none listed: found by SOA queries at Present time")]
+async def probe_acme(cfg: AcmeConfig) -> list[tuple[str, Row]]:
+    """``(server, row)`` for every zone of every ACME server: the SOA query, whether
+    the zone is DNSSEC-signed, and one real round trip -- a probe value presented at
+    ``_acme-challenge.<zone>`` as a Present does (marker, ``acme.verify``) and cleaned
+    up again.  Only that exact value is removed, so live challenges stay.  A signed
+    zone whose server lacks its private keys fails the round trip with SERVFAIL."""
+    solver = Solver(cfg)
+    out: list[tuple[str, Row]] = []
+    for server in cfg.servers:
+        if not server.zones:
+            found = "none listed: found by SOA queries at Present time"
+            out.append((server.name, ("(any)", "zones", True, found)))
+            continue
+        key = server.key.tsig() if server.key else None
+        client = _client(server.server, key, f"acme server {server.name}")
+        try:
+            for zone in server.zones:
+                rows = await _acme_zone(solver, client, server, zone)
+                out.extend((server.name, row) for row in rows)
+        finally:
+            client.close()
+    return out
+
+
+async def _acme_zone(solver: Solver, client: Client, cfg: AcmeServerConfig, zone: str) -> list[Row]:
     key = cfg.key.name if cfg.key else ""
-    client = _client(cfg.server, cfg.key.tsig() if cfg.key else None, f"acme server {cfg.name}")
-    rows: list[Row] = []
+    soa = await _soa(client, cfg.server, zone, key)
+    if not soa[2]:
+        return [soa]
     try:
-        for zone in cfg.zones:
-            soa = await _soa(client, cfg.server, zone, key)
-            rows.append(soa)
-            if soa[2]:
-                rows.append(await _update(client, zone, f"_acme-challenge.{zone}", key))
-    finally:
-        client.close()
-    return rows
+        keys = await dnskey_count(client, zone)
+    except DnssyncError as e:
+        return [soa, (zone, "DNSKEY query", False, str(e))]
+    signed = f"signed ({keys} DNSKEY): updates need the server to hold the private keys"
+    rows = [soa, (zone, "DNSSEC", True, signed if keys else "unsigned")]
+    check, record = "present + clean-up", challenge_name(zone)
+    value = secrets.token_urlsafe(32)  # shaped like a DNS-01 digest, as the solver requires
+    try:
+        await solver.present(record, value)
+        await solver.cleanup(record, value)
+    except TSIGFailure as e:
+        return [*rows, (zone, check, False, _tsig_cause(e, key))]
+    except ServerRefused as e:
+        if e.rcode == "REFUSED":
+            refused = f"REFUSED: key {key!r} may not write TXT at {record} ({_POLICY})"
+            return [*rows, (zone, check, False, refused)]
+        return [*rows, (zone, check, False, str(e))]
+    except DnssyncError as e:
+        return [*rows, (zone, check, False, str(e))]
+    return [*rows, (zone, check, True, f"a probe value at {record}, written and removed")]
 
 
 async def _soa(client: Client, server: ServerConfig, zone: str, key: str) -> Row:

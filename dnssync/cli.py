@@ -286,18 +286,11 @@ async def _check(args: argparse.Namespace) -> int:
     ok = True
     rows = [(t.name, r) for t in cfg.targets for r in await probe_target(t)]
     if cfg.acme is not None:
-        rows += [(f"acme {s.name}", r) for s in cfg.acme.servers for r in await probe_acme(s)]
+        rows += [(f"acme {name}", r) for name, r in await probe_acme(cfg.acme)]
     for name, (zone, check, passed, detail) in rows:
         ok = ok and passed
         mark = "[green]ok[/]" if passed else "[red]failed[/]"
         table.add_row(name, zone, check, f"{mark} {detail}")
-    if cfg.acme is not None:  # SOA, DNSSEC, one probe value written and removed
-        from dnssync.acme.probe import probe as acme_probe
-
-        for server, zone, check, passed, detail in await acme_probe(cfg.acme):
-            ok = ok and passed
-            mark = "[green]ok[/]" if passed else "[red]failed[/]"
-            table.add_row(f"acme/{server}", zone, check, f"{mark} {detail}")
     Console().print(table)
     return EXIT_OK if ok else EXIT_FAILED
 

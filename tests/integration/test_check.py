@@ -22,7 +22,7 @@ import yaml
 from pydantic import SecretStr
 
 from dnssync.checks import Row, probe_acme, probe_target
-from dnssync.config import AcmeServerConfig, KeyConfig, ServerConfig, TargetConfig
+from dnssync.config import AcmeConfig, AcmeServerConfig, KeyConfig, ServerConfig, TargetConfig
 from tests.dnsservers import OTHER_ZONE, DNSServer, TsigKey
 
 _n = itertools.count()
@@ -44,6 +44,11 @@ def _serial(server: DNSServer, zone: str) -> int:
     q.use_tsig(key)
     answer = dns.query.tcp(q, server.host, port=server.port, timeout=3)
     return int(answer.answer[0][0].serial)
+
+
+def _txt(server: DNSServer, name: str) -> list[str]:
+    answer = dns.query.tcp(dns.message.make_query(name + ".", "TXT"), server.host, port=server.port)
+    return [rd.to_text() for rrset in answer.answer for rd in rrset]
 
 
 def _by_check(rows: list[Row]) -> dict[str, tuple[bool, str]]:
@@ -108,23 +113,30 @@ async def test_bad_key_material_is_a_tsig_cause(dns_server: DNSServer, fault: st
 
 
 async def test_acme_servers_are_probed_at_acme_challenge(bind_server: DNSServer) -> None:
-    """An ACME server's zones get the SOA and UPDATE probes; a refused key fails."""
+    """An ACME zone gets the SOA query and a real present + clean-up; a refused key fails it."""
     zone = f"chk{next(_n)}.test"
     bind_server.add_zone(zone)
     key = bind_server.key
 
-    def server(z: str) -> AcmeServerConfig:
-        return AcmeServerConfig(
+    def acme(z: str) -> AcmeConfig:
+        server = AcmeServerConfig(
             name="m",
             server=ServerConfig(host=bind_server.host, port=bind_server.port, timeout=2.0),
             key=KeyConfig(name=key.name, algorithm=key.algorithm, secret=SecretStr(key.secret)),
             zones=(z,),
         )
+        return AcmeConfig(servers=(server,), verify="primary")
 
-    ok = _by_check(await probe_acme(server(zone)))
-    assert ok["UPDATE probe"][0] and f"_acme-challenge.{zone}" in ok["UPDATE probe"][1]
-    refused = _by_check(await probe_acme(server(OTHER_ZONE)))
-    assert not refused["UPDATE probe"][0] and "REFUSED" in refused["UPDATE probe"][1]
+    rows = await probe_acme(acme(zone))
+    assert {name for name, _ in rows} == {"m"}
+    ok = _by_check([row for _, row in rows])
+    passed, detail = ok["present + clean-up"]
+    assert passed and f"_acme-challenge.{zone}" in detail
+    assert ok["DNSSEC"] == (True, "unsigned")
+    assert _txt(bind_server, f"_acme-challenge.{zone}") == []  # the probe value is gone
+    refused = _by_check([row for _, row in await probe_acme(acme(OTHER_ZONE))])
+    passed, detail = refused["present + clean-up"]
+    assert not passed and "REFUSED" in detail and "may not write TXT" in detail, detail
 
 
 def test_check_command_covers_targets_and_acme_and_exits_by_the_result(
