@@ -79,7 +79,11 @@ EXIT_CODES: dict[str, tuple[str, dict[int, str]]] = {
     "webhook": ("Only the ACME side: cert-manager webhook and Challenge watcher.", _SERVICE_CODES),
     "demo": (
         "Start a local BIND9, sync the example manifests into it, show the zone.",
-        {EXIT_OK: "done", EXIT_FAILED: "failed (BIND9 missing or not starting)"},
+        {
+            EXIT_OK: "done",
+            EXIT_FAILED: "failed (BIND9 missing or not starting: named's reason)",
+            EXIT_USAGE: "bad usage",
+        },
     ),
 }
 

@@ -15,6 +15,7 @@ import base64
 import contextlib
 import importlib.resources
 import os
+import re
 import secrets
 import shutil
 import socket
@@ -26,6 +27,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 ZONE = "home.tillo.ch"
+#: The timestamp named -g puts before each log line ("02-Dec-2026 00:04:07.531 ").
+_NAMED_STAMP = re.compile(r"^\d{2}-\w{3}-\d{4} [\d:.]+ ")
 KEY = "dnssync-demo"
 SEED = """\
 $TTL 300
@@ -94,8 +97,17 @@ class LocalBind:
             if self._wait_ready():
                 return
             self.stop()
-        tail = (self.workdir / "named.log").read_text()[-2000:]
-        raise RuntimeError(f"BIND9 did not start:\n{tail}")
+        raise RuntimeError(f"BIND9 did not start: {self._cause()}")
+
+    def _cause(self) -> str:
+        """named's own words for a failed start, one line (its log has ~40)."""
+        lines = (self.workdir / "named.log").read_text(errors="replace").splitlines()
+        starts = [i for i, line in enumerate(lines) if "loading configuration from" in line]
+        said = [
+            _NAMED_STAMP.sub("", line).strip() for line in lines[starts[-1] + 1 if starts else 0 :]
+        ]
+        said = [line for line in said if line and not line.startswith("exiting (due to")]
+        return "; ".join(said[-3:]) or "no reason in its log"
 
     def _write_conf(self) -> None:
         d = self.workdir

@@ -58,3 +58,41 @@ def test_demo_keep_leaves_bind_running_and_says_how_to_reach_it(tmp_path: Path) 
     finally:
         os.kill(pid, signal.SIGTERM)
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def test_a_bind_that_cannot_start_is_exit_1_with_named_s_reason_in_one_line(
+    tmp_path: Path,
+) -> None:
+    """BIND9 refusing its config (a quote in the temp path): exit 1, one line, named's cause."""
+    tmp = tmp_path / 'q"uote'
+    tmp.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DNSSYNC_")}
+    env["TMPDIR"] = str(tmp)
+    result = subprocess.run(
+        [sys.executable, "-m", "dnssync", "demo"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("dnssync demo: BIND9 did not start: ") and "named.conf:" in line, line
+    assert "Traceback" not in result.stderr and not result.stdout
+    assert not list(tmp.iterdir()), "the demo left its BIND9 directory behind"
+
+
+def test_a_demo_usage_error_is_exit_2_in_one_line() -> None:
+    """An unknown demo option: exit 2 with argparse's one-line cause, BIND9 never started."""
+    result = subprocess.run(
+        [sys.executable, "-m", "dnssync", "demo", "--no-such-option"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "unrecognized arguments: --no-such-option" in result.stderr.strip().splitlines()[-1]
+    assert "BIND9" not in result.stdout
