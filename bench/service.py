@@ -256,7 +256,8 @@ asyncio.run(main())
 INFORMERS = """
 import asyncio, json, sys, time
 sys.path.insert(0, {root!r})
-from dnssync.sources.annotations import SourceOptions, parse_filter
+from dnssync.sources.convert import SourceOptions
+from dnssync.sources.selector import parse_filter
 from dnssync.sources.index import ObjectIndex
 from dnssync.kube.client import api_client
 from dnssync.kube.informer import Informer

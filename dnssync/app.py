@@ -88,9 +88,9 @@ class App:
         self.api = api = await api_client(kcfg.kubeconfig, context=kcfg.context)
         index = ObjectIndex()
         for target in self.targets:
-            feeds[target.name] = index.view(target.source_options, target.cfg.sources)
+            feeds[target.name] = index.view(target.source_options, target.cfg.source_refs)
         namespaces: list[str | None] = list(kcfg.namespaces) or [None]
-        for kind in sorted({k for t in cfg.targets for k in t.sources}):
+        for kind in sorted({k for t in cfg.targets for k in t.source_refs}):
             for ns in namespaces:
                 label = RESOURCES[kind].plural + (f" in {ns}" if ns else "")
                 informer = Informer(
@@ -302,7 +302,7 @@ async def desired(cfg: Config, targets: Sequence[Target]) -> dict[str, Desired]:
         out: dict[str, Desired] = {}
         for target in targets:
             loaded = load_manifests(cfg.manifests, target.source_options)
-            kinds = set(target.cfg.sources)
+            kinds = target.cfg.source_refs
             eps = [e for e in loaded.endpoints if e.source.kind in kinds]
             out[target.name] = Desired(eps, list(loaded.errors))
         return out
@@ -317,8 +317,8 @@ async def _listed(cfg: Config, targets: Sequence[Target]) -> dict[str, Desired]:
 
     kcfg = cfg.kubernetes
     index = ObjectIndex()
-    views = {t.name: index.view(t.source_options, t.cfg.sources) for t in targets}
-    kinds = sorted({k for t in targets for k in t.cfg.sources})
+    views = {t.name: index.view(t.source_options, t.cfg.source_refs) for t in targets}
+    kinds = sorted({k for t in targets for k in t.cfg.source_refs})
     namespaces: list[str | None] = list(kcfg.namespaces) or [None]
     api = await api_client(kcfg.kubeconfig, context=kcfg.context)
     try:

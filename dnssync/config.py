@@ -46,6 +46,7 @@ from pydantic import (
 )
 
 from dnssync.errors import ConfigError, InvalidName
+from dnssync.kinds import BY_NAME, DEFAULT_SOURCES, SourceKind
 from dnssync.model import Policy
 from dnssync.names import normalize, tsig_algorithm
 from dnssync.yamlnodes import ExpansionTooLarge, check_expansion, yaml_problem
@@ -227,7 +228,8 @@ class TargetConfig(_Model):
     regex_domain_exclusion: str = ""
     #: external-dns's --managed-record-types (of A, AAAA, CNAME).
     managed_record_types: tuple[Literal["A", "AAAA", "CNAME"], ...] = ("A", "AAAA", "CNAME")
-    sources: tuple[Literal["service", "ingress"], ...] = ("service", "ingress")
+    #: external-dns's --source values (the source registry: dnssync/kinds.py).
+    sources: tuple[str, ...] = DEFAULT_SOURCES
     default_targets: tuple[str, ...] = ()
     ttl: TTLConfig = TTLConfig()
     ingress_tls_hosts: bool = True
@@ -237,6 +239,25 @@ class TargetConfig(_Model):
     #: record sets: a small zone moves freely.
     safety_floor: int = Field(5, ge=0)
     interval: float = Field(60.0, gt=0)
+
+    @field_validator("sources")
+    @classmethod
+    def _sources(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [name for name in v if name not in BY_NAME]
+        if unknown:
+            known = ", ".join(BY_NAME)
+            raise ValueError(f"unknown source {unknown[0]!r}: the sources are {known}")
+        return tuple(dict.fromkeys(v))
+
+    @property
+    def source_kinds(self) -> tuple[SourceKind, ...]:
+        """The registry entries of ``sources``."""
+        return tuple(BY_NAME[name] for name in self.sources)
+
+    @property
+    def source_refs(self) -> frozenset[str]:
+        """dnssync's names of the kinds in ``sources`` (``ObjectRef.kind``)."""
+        return frozenset(k.ref for k in self.source_kinds)
 
     @field_validator("zones")
     @classmethod

@@ -34,7 +34,8 @@ from dnssync.rfc2136 import applier
 from dnssync.rfc2136.client import Client, Timeouts, server_tls
 from dnssync.rfc2136.updates import describe
 from dnssync.rfc2136.zones import Read, ZoneReader
-from dnssync.sources.annotations import SourceOptions, parse_filter
+from dnssync.sources.convert import SourceOptions
+from dnssync.sources.selector import parse_filter
 
 if TYPE_CHECKING:  # the one-shot CLI never loads aiohttp or prometheus-client
     from prometheus_client import Counter

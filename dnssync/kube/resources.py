@@ -1,6 +1,7 @@
 """The table of Kubernetes kinds dnssync reads: how to name, list and watch each.
 
-One :class:`Resource` per kind, keyed by dnssync's lower-case name (the
+One :class:`Resource` per kind of the source registry (:mod:`dnssync.kinds`)
+plus cert-manager's Challenges, keyed by dnssync's lower-case name (the
 ``kind`` of an :class:`~dnssync.model.ObjectRef`): its ``apiVersion`` and
 ``Kind`` (for Events' ``involvedObject``), its plural (for messages), and the
 client calls that list it cluster-wide or in one namespace.
@@ -10,9 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from kubernetes_asyncio import client
+
+from dnssync.kinds import KINDS, SourceKind
 
 ListCall = Callable[..., Awaitable[Any]]
 
@@ -54,21 +57,26 @@ def custom(kind: str, group: str, version: str, plural: str, kind_name: str) -> 
     return Resource(kind, f"{group}/{version}", kind_name, plural, *_custom(group, version, plural))
 
 
-SERVICES = Resource(
-    "service",
-    "v1",
-    "Service",
-    "services",
-    lambda api: client.CoreV1Api(api).list_service_for_all_namespaces,
-    lambda api: client.CoreV1Api(api).list_namespaced_service,
-)
-INGRESSES = Resource(
-    "ingress",
-    "networking.k8s.io/v1",
-    "Ingress",
-    "ingresses",
-    lambda api: client.NetworkingV1Api(api).list_ingress_for_all_namespaces,
-    lambda api: client.NetworkingV1Api(api).list_namespaced_ingress,
-)
+#: The core group's list calls by plural (its paths are not /apis/<group>/...).
+_CORE: Final[dict[str, tuple[str, str]]] = {
+    "services": ("list_service_for_all_namespaces", "list_namespaced_service"),
+}
+
+
+def _core(plural: str) -> tuple[Any, Any]:
+    all_name, one_name = _CORE[plural]
+    return (
+        lambda api: getattr(client.CoreV1Api(api), all_name),
+        lambda api: getattr(client.CoreV1Api(api), one_name),
+    )
+
+
+def source(kind: SourceKind) -> Resource:
+    """How to list and watch one kind of the source registry."""
+    if not kind.group:
+        return Resource(kind.ref, kind.api_version, kind.kind, kind.plural, *_core(kind.plural))
+    return custom(kind.ref, kind.group, kind.version, kind.plural, kind.kind)
+
+
 CHALLENGES = custom("challenge", "acme.cert-manager.io", "v1", "challenges", "Challenge")
-RESOURCES = {r.kind: r for r in (SERVICES, INGRESSES, CHALLENGES)}
+RESOURCES = {k.ref: source(k) for k in KINDS} | {CHALLENGES.kind: CHALLENGES}

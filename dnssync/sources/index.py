@@ -1,6 +1,6 @@
 """Objects in, endpoint sets out -- incrementally, per target.
 
-An :class:`ObjectIndex` holds the current Services and Ingresses (from
+An :class:`ObjectIndex` holds the current objects of the source kinds (from
 watches or from a manifests directory), trimmed to the fields the converters
 read.  Each target subscribes an :class:`EndpointView` with its own source
 options (annotation filter, default targets); a view converts each object
@@ -12,32 +12,37 @@ changed object therefore costs one conversion, not a rebuild.
 from __future__ import annotations
 
 import asyncio
+import importlib
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from dnssync.errors import InvalidInput
+from dnssync.kinds import BY_REF, KINDS
 from dnssync.model import Endpoint, ObjectRef
-from dnssync.sources.annotations import Conversion, SourceOptions
-from dnssync.sources.ingresses import ingress_endpoints
-from dnssync.sources.services import service_endpoints
+from dnssync.sources.convert import Conversion, SourceOptions
 
 Converter = Callable[[Mapping[str, Any], SourceOptions], Conversion]
-CONVERTERS: dict[str, Converter] = {"service": service_endpoints, "ingress": ingress_endpoints}
 
-_SPEC_KEYS = {
-    "service": ("type", "externalName", "clusterIP", "clusterIPs", "externalIPs"),
-    "ingress": ("rules", "tls", "ingressClassName"),
-}
+
+def _converter(path: str) -> Converter:
+    module, _, function = path.partition(":")
+    found: Converter = getattr(importlib.import_module(module), function)
+    return found
+
+
+#: Each registry kind's converter, by dnssync's kind name.
+CONVERTERS: dict[str, Converter] = {k.ref: _converter(k.converter) for k in KINDS}
 
 
 def trim(kind: str, obj: Mapping[str, Any]) -> dict[str, Any]:
     """Only what the converters read: saves memory on large clusters.
 
-    Kinds without a converter here (cert-manager Challenges, read by the ACME
-    watcher) are kept whole: trimming them to metadata hid every Challenge that
-    existed before the watcher's first list.
+    Kinds outside the source registry (cert-manager Challenges, read by the
+    ACME watcher) are kept whole: trimming them to metadata hid every Challenge
+    that existed before the watcher's first list.
     """
-    if kind not in _SPEC_KEYS:
+    entry = BY_REF.get(kind)
+    if entry is None:
         return dict(obj)
     meta = obj.get("metadata") or {}
     spec = obj.get("spec") or {}
@@ -48,11 +53,12 @@ def trim(kind: str, obj: Mapping[str, Any]) -> dict[str, Any]:
             for k in ("name", "namespace", "annotations", "resourceVersion", "uid")
             if k in meta
         },
-        "spec": {k: spec[k] for k in _SPEC_KEYS.get(kind, ()) if k in spec},
+        "spec": {k: spec[k] for k in entry.spec_fields if k in spec},
     }
-    lb = status.get("loadBalancer") if isinstance(status, Mapping) else None
-    if lb:
-        out["status"] = {"loadBalancer": lb}
+    if isinstance(status, Mapping):
+        kept = {k: status[k] for k in entry.status_fields if status.get(k)}
+        if kept:
+            out["status"] = kept
     return out
 
 

@@ -21,26 +21,13 @@ follows :mod:`dnssync.sources.annotations`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any, Final
 
-from dnssync.sources.annotations import (
-    Conversion,
-    SourceOptions,
-    begin,
-    no_names,
-)
+from dnssync.sources.convert import Conversion, SourceOptions, begin, mapping, no_names, sequence
 
 ANNOTATION_ONLY: Final = "annotation-only"
 DEFINED_HOSTS_ONLY: Final = "defined-hosts-only"
-
-
-def _mapping(value: object) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
-
-
-def _sequence(value: object) -> Sequence[Any]:
-    return value if isinstance(value, list | tuple) else ()
 
 
 def ingress_endpoints(obj: Mapping[str, Any], options: SourceOptions) -> Conversion:
@@ -65,16 +52,16 @@ def ingress_endpoints(obj: Mapping[str, Any], options: SourceOptions) -> Convers
                 f"annotation {full}",
             )
 
-    spec = _mapping(obj.get("spec"))
+    spec = mapping(obj.get("spec"))
     hosts: list[str] = []
     if use_rules:
-        for i, rule in enumerate(_sequence(spec.get("rules"))):
-            host = work.host_field(_mapping(rule).get("host"), f"spec.rules[{i}].host")
+        for i, rule in enumerate(sequence(spec.get("rules"))):
+            host = work.host_field(mapping(rule).get("host"), f"spec.rules[{i}].host")
             if host:
                 hosts.append(host)
     if use_tls:
-        for i, tls in enumerate(_sequence(spec.get("tls"))):
-            for j, value in enumerate(_sequence(_mapping(tls).get("hosts"))):
+        for i, tls in enumerate(sequence(spec.get("tls"))):
+            for j, value in enumerate(sequence(mapping(tls).get("hosts"))):
                 host = work.host_field(value, f"spec.tls[{i}].hosts[{j}]")
                 if host:
                     hosts.append(host)

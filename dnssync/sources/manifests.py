@@ -33,7 +33,7 @@ import asyncio
 import itertools
 import os
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -47,21 +47,18 @@ except ImportError:  # pragma: no cover - PyYAML built without libyaml
     from yaml import SafeLoader as _BaseLoader  # type: ignore[assignment]
 
 from dnssync.errors import ConfigError, InvalidInput
+from dnssync.kinds import KINDS
 from dnssync.model import Endpoint, ObjectRef
-from dnssync.sources.annotations import Conversion, SourceOptions
-from dnssync.sources.ingresses import ingress_endpoints
-from dnssync.sources.services import service_endpoints
+from dnssync.sources.convert import SourceOptions
+from dnssync.sources.index import CONVERTERS
 from dnssync.yamlnodes import ExpansionTooLarge, check_expansion
 
 SUFFIXES: Final = (".yaml", ".yml")
 
-_Converter = Callable[[Mapping[str, Any], SourceOptions], Conversion]
-_CONVERTERS: Final[dict[str, tuple[str, _Converter]]] = {
-    "Service": ("service", service_endpoints),
-    "Ingress": ("ingress", ingress_endpoints),
-}
+#: The registry's kinds by their Kubernetes Kind, as a manifest names them.
+_BY_KIND: Final = {k.kind: k for k in KINDS}
 # List kinds whose items may omit their own kind (raw API list output).
-_LIST_ITEM_KIND: Final = {"List": "", "ServiceList": "Service", "IngressList": "Ingress"}
+_LIST_ITEM_KIND: Final = {"List": ""} | {f"{k.kind}List": k.kind for k in KINDS}
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,16 +69,6 @@ class ManifestResult:
     errors: tuple[InvalidInput, ...]
     #: Service and Ingress objects read (whether the filter selected them or not).
     objects: int
-
-
-def _api_version_fits(kind: str, api_version: object) -> bool:
-    if api_version is None:
-        return True  # items of a raw API list carry no apiVersion
-    if not isinstance(api_version, str):
-        return False
-    if kind == "Service":
-        return api_version == "v1"
-    return api_version.startswith(("networking.k8s.io/", "extensions/"))
 
 
 def manifest_files(path: Path) -> list[Path]:
@@ -113,7 +100,7 @@ _DOC_START: Final = re.compile(r"^---(?=[ \t\r\n]|$)", re.MULTILINE)
 _KIND_LINE: Final = re.compile(
     r"""^[ \t-]*["']?kind["']?[ \t]*:[ \t]*["']?([A-Za-z0-9]+)""", re.MULTILINE
 )
-_WANTED_KINDS: Final = frozenset(_CONVERTERS) | frozenset(_LIST_ITEM_KIND)
+_WANTED_KINDS: Final = frozenset(_BY_KIND) | frozenset(_LIST_ITEM_KIND)
 _DIRECTIVES_ONLY: Final = re.compile(r"^(?:[ \t]*(?:%[^\n]*|#[^\n]*)?\r?\n?)*$")
 
 _STR_TAG: Final = "tag:yaml.org,2002:str"
@@ -308,7 +295,8 @@ class _Collector:
 
     def document(self, document: object, where: str) -> None:
         for obj, kind, item_where in self._objects(document, where, ""):
-            label, convert = _CONVERTERS[kind]
+            label = _BY_KIND[kind].ref
+            convert = CONVERTERS[label]
             self.objects += 1
             meta = obj.get("metadata")
             meta = meta if isinstance(meta, Mapping) else {}
@@ -344,7 +332,8 @@ class _Collector:
                 for i, item in enumerate(items):
                     yield from self._objects(item, f"{where} items[{i}]", _LIST_ITEM_KIND[kind])
             return
-        if kind in _CONVERTERS and _api_version_fits(kind, document.get("apiVersion")):
+        entry = _BY_KIND.get(kind)
+        if entry is not None and entry.fits(document.get("apiVersion")):
             yield document, kind, where
 
 

@@ -33,14 +33,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from dnssync.errors import InvalidInput
-from dnssync.sources.annotations import (
-    Conversion,
-    ObjectWork,
-    SourceOptions,
-    begin,
-    no_names,
-    parse_target,
-)
+from dnssync.sources.annotations import parse_target
+from dnssync.sources.convert import Conversion, ObjectWork, SourceOptions, begin, no_names
 
 SERVICE_TYPES: Final = frozenset({"ClusterIP", "NodePort", "LoadBalancer", "ExternalName"})
 

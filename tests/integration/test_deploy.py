@@ -34,6 +34,7 @@ import pytest
 import yaml
 
 from dnssync.config import AcmeWebhookConfig, Config, HTTPConfig, load
+from dnssync.kinds import KINDS
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "Dockerfile"
@@ -589,9 +590,9 @@ def write_run_config(folder: Path, *, http_port: int) -> Path:
 # --- kustomize -----------------------------------------------------------------
 
 # Every permission dnssync's own roles may grant: (apiGroup, resource) -> verbs.
+# Every kind of the source registry is read (and nothing else is): RBAC follows it.
 ALLOWED_RULES: dict[tuple[str, str], set[str]] = {
-    ("", "services"): {"get", "list", "watch"},
-    ("networking.k8s.io", "ingresses"): {"get", "list", "watch"},
+    **{(k.group, k.plural): {"get", "list", "watch"} for k in KINDS},
     ("acme.cert-manager.io", "challenges"): {"get", "list", "watch"},
     ("", "events"): {"create", "patch", "get"},
     ("events.k8s.io", "events"): {"create", "patch"},

@@ -20,10 +20,11 @@ from kubernetes_asyncio import client
 
 from dnssync.kube.client import api_client
 from dnssync.kube.informer import Informer
-from dnssync.kube.resources import SERVICES
+from dnssync.kube.resources import RESOURCES
 from dnssync.retry import Backoff
-from dnssync.sources.annotations import SourceOptions, parse_filter
+from dnssync.sources.convert import SourceOptions
 from dnssync.sources.index import EndpointView, ObjectIndex, trim
+from dnssync.sources.selector import parse_filter
 from tests.fakekube import fake_kube
 from tests.realkube import ControlPlane
 
@@ -94,7 +95,7 @@ async def informing(
     view = index.view(OPTIONS, {"service"})
     informer = Informer(
         api,
-        SERVICES,
+        RESOURCES["service"],
         index,
         namespace=namespace,
         watch_timeout=30,

@@ -15,10 +15,11 @@ from kubernetes_asyncio import client
 from dnssync.errors import ConfigError
 from dnssync.kube.client import api_client
 from dnssync.kube.informer import Informer
-from dnssync.kube.resources import INGRESSES, SERVICES, Resource
+from dnssync.kube.resources import RESOURCES, Resource
 from dnssync.retry import Backoff
-from dnssync.sources.annotations import SourceOptions, parse_filter
+from dnssync.sources.convert import SourceOptions
 from dnssync.sources.index import EndpointView, ObjectIndex
+from dnssync.sources.selector import parse_filter
 from tests.fakekube import FakeKube, fake_kube
 
 MANAGE = "external-dns.alpha.kubernetes.io/manage"
@@ -91,7 +92,7 @@ async def running(
             inactivity=inactivity,
             backoff=Backoff(initial=0.05, cap=0.5),
         )
-        for r in (SERVICES, INGRESSES)
+        for r in (RESOURCES["service"], RESOURCES["ingress"])
     ]
     tasks = [asyncio.create_task(i.run()) for i in informers]
     try:
@@ -213,7 +214,7 @@ async def test_server_errors_back_off(kube: FakeKube, api: client.ApiClient) -> 
     index = ObjectIndex()
     view = index.view(OPTIONS, {"service"})
     kube.fail_next = [500, 503, 500, 502, 500]
-    informer = Informer(api, SERVICES, index, backoff=Backoff(initial=0.1, cap=0.4))
+    informer = Informer(api, RESOURCES["service"], index, backoff=Backoff(initial=0.1, cap=0.4))
     task = asyncio.create_task(informer.run())
     try:
         await asyncio.wait_for(informer.synced.wait(), 10)
@@ -283,7 +284,7 @@ async def informing(informer: Informer) -> AsyncIterator[asyncio.Task[None]]:
 
 def services_informer(api: client.ApiClient, index: ObjectIndex, **kw: Any) -> Informer:
     kw.setdefault("backoff", Backoff(initial=0.05, cap=0.3))
-    return Informer(api, SERVICES, index, watch_timeout=30, **kw)
+    return Informer(api, RESOURCES["service"], index, watch_timeout=30, **kw)
 
 
 async def test_403_after_an_api_server_restart_is_survived(

@@ -10,13 +10,13 @@ from dnssync.sources.annotations import (
     DEFAULT_PREFIX,
     find,
     get,
-    parse_filter,
     parse_hostnames,
     parse_target,
     parse_targets,
     parse_ttl,
     split_list,
 )
+from dnssync.sources.selector import parse_filter
 
 P, OTHER = DEFAULT_PREFIX, ALPHA_PREFIX  # read by default; read only when configured
 WHERE = "service default/web: annotation external-dns.alpha.kubernetes.io/x"

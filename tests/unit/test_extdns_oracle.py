@@ -17,12 +17,8 @@ from dnssync.registry import (
     format_labels,
     parse_labels,
 )
-from dnssync.sources.annotations import (
-    DEFAULT_PREFIX,
-    SourceOptions,
-    parse_hostnames,
-    parse_targets,
-)
+from dnssync.sources.annotations import DEFAULT_PREFIX, parse_hostnames, parse_targets
+from dnssync.sources.convert import SourceOptions
 from dnssync.sources.services import service_endpoints
 from tests.unit.extdns_cases import annotations as ann
 from tests.unit.extdns_cases import conflict, labels, mapper, rfc2136, txt_registry

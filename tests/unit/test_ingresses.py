@@ -9,14 +9,10 @@ from hypothesis import strategies as st
 
 from dnssync.errors import InvalidInput, InvalidName
 from dnssync.model import Endpoint, ObjectRef
-from dnssync.sources.annotations import (
-    ALPHA_PREFIX,
-    DEFAULT_PREFIX,
-    Conversion,
-    SourceOptions,
-    parse_filter,
-)
+from dnssync.sources.annotations import ALPHA_PREFIX, DEFAULT_PREFIX
+from dnssync.sources.convert import Conversion, SourceOptions
 from dnssync.sources.ingresses import ingress_endpoints
+from dnssync.sources.selector import parse_filter
 
 P, OTHER = DEFAULT_PREFIX, ALPHA_PREFIX  # read by default; read only when configured
 REF = ObjectRef("ingress", "apps", "web")

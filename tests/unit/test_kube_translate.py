@@ -23,7 +23,7 @@ from dnssync.errors import (
     KubeUnavailable,
 )
 from dnssync.kube.informer import Informer
-from dnssync.kube.resources import SERVICES
+from dnssync.kube.resources import RESOURCES
 from dnssync.kube.translate import from_status, translate
 
 
@@ -39,7 +39,7 @@ class _Sink:
 
 
 def _informer() -> Informer:
-    return Informer(None, SERVICES, _Sink())  # type: ignore[arg-type]
+    return Informer(None, RESOURCES["service"], _Sink())  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(

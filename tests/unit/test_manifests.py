@@ -13,8 +13,10 @@ from hypothesis import strategies as st
 
 from dnssync.errors import ConfigError
 from dnssync.model import Endpoint, ObjectRef
-from dnssync.sources.annotations import ALPHA_PREFIX, DEFAULT_PREFIX, SourceOptions, parse_filter
+from dnssync.sources.annotations import ALPHA_PREFIX, DEFAULT_PREFIX
+from dnssync.sources.convert import SourceOptions
 from dnssync.sources.manifests import load_manifests, manifest_files, parse_chunk
+from dnssync.sources.selector import parse_filter
 
 P = DEFAULT_PREFIX
 EXAMPLES = Path(__file__).resolve().parents[2] / "config" / "examples" / "manifests"
