@@ -146,6 +146,10 @@ async def test_context_is_renewed_before_it_expires(realm: Realm) -> None:
     assert not second.rejected, [str(r.error) for r in second.rejected][:3]
     assert len(second.applied) == 5  # the five more
     assert target.client.negotiations == 2
+    (renewed,) = target.client._contexts.values()
+    print(f"gss-tsig: renewed context good for {renewed.lifetime:.0f} s")
+    # A fresh ticket from the keytab, not the rest of the old one: the full life again.
+    assert renewed.lifetime > BRIEF / 2
 
 
 async def test_context_the_server_forgot_is_made_anew(realm: Realm) -> None:
