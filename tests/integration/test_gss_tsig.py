@@ -12,6 +12,7 @@ it made anew after BADKEY.
 from __future__ import annotations
 
 import asyncio
+import secrets
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,12 +20,14 @@ from pathlib import Path
 
 import pytest
 
-from dnssync.config import GSSConfig, ServerConfig, TargetConfig
+from dnssync.acme.solver import Solver
+from dnssync.config import AcmeConfig, GSSConfig, ServerConfig, TargetConfig
 from dnssync.controller import Target
 from dnssync.errors import GSSFailure, ServerRefused
 from dnssync.plan import PlanOptions, plan
 from dnssync.rfc2136 import applier
 from tests.dnsservers import DNSServerError
+from tests.integration.acme.conftest import txt_at
 from tests.integration.test_engine import REGISTRY, endpoints
 from tests.kerberos import KDC, REALM, SERVICE, GssBindServer, client_env, restore_env, set_env
 
@@ -193,3 +196,29 @@ async def test_a_principal_without_tickets_fails_in_one_named_line(realm: Realm)
     text = str(info.value)
     assert f"no Kerberos ticket of ghost@{REALM} for {SERVICE}" in text
     assert "\n" not in text
+
+
+async def test_acme_present_and_cleanup_through_gss_tsig(realm: Realm) -> None:
+    """The ACME solver signs with `server.gss` too: a value presented at _acme-challenge is
+    served, and clean-up removes exactly it."""
+    gss = {"principal": f"dnssync@{REALM}", "keytab": str(realm.keytabs["dnssync"])}
+    entry = {
+        "name": "gss",
+        "server": {
+            "host": realm.bind.host,
+            "port": realm.bind.port,
+            "gss": gss | {"service": SERVICE},
+        },
+        "zones": [ZONE],
+    }
+    solver = Solver(
+        AcmeConfig.model_validate(
+            {"servers": [entry], "propagation": {"timeout": 2.0, "interval": 0.05}}
+        )
+    )
+    record = f"_acme-challenge.www.{ZONE}"
+    value = secrets.token_urlsafe(32)
+    await solver.present(record, value, wait=False)
+    assert value in await txt_at(realm.bind, record)
+    await solver.cleanup(record, value)
+    assert value not in await txt_at(realm.bind, record)
