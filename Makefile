@@ -7,7 +7,8 @@ PY := $(VENV)/bin/python
 APT_PACKAGES = bind9 bind9-utils bind9-dnsutils knot knot-dnsutils pdns-server \
                pdns-backend-sqlite3 sqlite3 faketime \
                python3-venv util-linux \
-               prometheus buildah mmdebstrap
+               prometheus buildah mmdebstrap \
+               krb5-kdc krb5-admin-server libkrb5-dev
 
 .PHONY: deps deps-apt deps-py peers lint types contracts unit test demo bench fuzz image mutation
 

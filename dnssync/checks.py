@@ -43,7 +43,7 @@ from dnssync.config import AcmeConfig, AcmeServerConfig, ServerConfig, TargetCon
 from dnssync.controller import Target
 from dnssync.errors import DnssyncError, PrerequisiteFailed, ServerRefused, TSIGFailure
 from dnssync.names import to_dns
-from dnssync.rfc2136.client import Client, Timeouts, server_tls
+from dnssync.rfc2136.client import Client
 from dnssync.rfc2136.dnssec import dnskey_count
 from dnssync.rfc2136.scopes import scope_rows
 from dnssync.rfc2136.zones import ZoneReader
@@ -60,7 +60,7 @@ async def probe_target(cfg: TargetConfig) -> list[Row]:
     """SOA, signed AXFR, the UPDATE probe and the write scopes (apex, ``*.zone``,
     deeper: :mod:`dnssync.rfc2136.scopes`) for every zone of one target."""
     target = Target(cfg)
-    key = cfg.key.name if cfg.key else ""
+    key = cfg.key.name if cfg.key else _principal(cfg.server)
     rows: list[Row] = []
     try:
         for zone, reader in target.readers.items():
@@ -90,7 +90,7 @@ async def probe_acme(cfg: AcmeConfig) -> list[tuple[str, Row]]:
             out.append((server.name, ("(any)", "zones", True, found)))
             continue
         key = server.key.tsig() if server.key else None
-        client = _client(server.server, key, f"acme server {server.name}")
+        client = _client(server.server, key, f"acme server {server.name}", signed=True)
         try:
             for zone in server.zones:
                 rows = await _acme_zone(solver, client, server, zone)
@@ -101,7 +101,7 @@ async def probe_acme(cfg: AcmeConfig) -> list[tuple[str, Row]]:
 
 
 async def _acme_zone(solver: Solver, client: Client, cfg: AcmeServerConfig, zone: str) -> list[Row]:
-    key = cfg.key.name if cfg.key else ""
+    key = cfg.key.name if cfg.key else _principal(cfg.server)
     soa = await _soa(client, cfg.server, zone, key)
     if not soa[2]:
         return [soa]
@@ -159,18 +159,16 @@ async def _refused_unsigned(server: ServerConfig, zone: str) -> bool:
     return False
 
 
-def _client(server: ServerConfig, key: dns.tsig.Key | None, label: str) -> Client:
-    hosts = server.addresses()
-    where = ", ".join(f"{h}:{p}" for h, p in hosts)
-    return Client(
-        hosts[0][0],
-        hosts[0][1],
-        hosts=hosts,
-        key=key,
-        timeouts=Timeouts(query=server.timeout),
-        label=f"{label} ({where})" if label else "",
-        tls=server_tls(server),
-    )
+def _principal(server: ServerConfig) -> str:
+    return f"gss-tsig {server.gss.principal}" if server.gss else ""
+
+
+def _client(
+    server: ServerConfig, key: dns.tsig.Key | None, label: str, *, signed: bool = False
+) -> Client:
+    where = ", ".join(f"{h}:{p}" for h, p in server.addresses())
+    label = f"{label} ({where})" if label else ""
+    return Client.for_server(server, key, label=label, gss=signed)
 
 
 def _not_served(zone: str, rcode: str) -> str:

@@ -149,6 +149,57 @@ class TLSConfig(_Model):
     verify: bool = True  # false: encrypted, but anyone may answer (testing only)
 
 
+class GSSConfig(_Model):
+    """GSS-TSIG (RFC 3645): sign with a Kerberos principal's context instead of a key
+    (Active Directory; BIND with ``tkey-gssapi-keytab``)."""
+
+    #: The client principal, ``name[/instance][@REALM]`` (no realm: the default realm).
+    principal: str
+    #: The principal's keytab: tickets are fetched and renewed from it.  None: the
+    #: tickets must already be in ``ccache`` (kinit, a sidecar).
+    keytab: Path | None = None
+    #: A credential cache (``FILE:/path``, ``KEYRING:...``); None: one in memory of
+    #: our own with a keytab, else the default (KRB5CCNAME).
+    ccache: str | None = None
+    #: The server's principal; ``{host}`` is the host as configured (each of ``hosts``).
+    service: str = "DNS/{host}"
+    #: Seconds of context asked of the server; renewed before they run out.
+    lifetime: int = Field(3600, ge=60, le=604_800)
+
+    @field_validator("principal", "service")
+    @classmethod
+    def _principal(cls, v: str) -> str:
+        name, _, realm = v.partition("@")
+        if not name or any(c.isspace() for c in v) or v.count("@") > 1 or ("@" in v and not realm):
+            raise ValueError("not a Kerberos principal (name[/instance][@REALM])")
+        return v
+
+    @field_validator("keytab")
+    @classmethod
+    def _keytab(cls, v: Path | None) -> Path | None:
+        if v is not None:
+            _read_keytab(v)
+        return v
+
+
+def _read_keytab(path: Path) -> None:
+    """A keytab must be readable (its keys are never read here); warn when others may."""
+    try:
+        with path.open("rb") as f:
+            head = f.read(2)
+        mode = path.stat().st_mode
+    except OSError as e:
+        raise ValueError(f"cannot read keytab: {e.strerror}") from None
+    if head not in (b"\x05\x01", b"\x05\x02"):
+        raise ValueError("not a Kerberos keytab (make it with kadmin ktadd or ktutil)")
+    if mode & stat.S_IROTH:
+        log.warning(
+            "keytab %s is readable by every user (mode %04o); make it 0600",
+            path,
+            stat.S_IMODE(mode),
+        )
+
+
 class ServerConfig(_Model):
     host: str = "127.0.0.1"
     #: Several primaries (``host`` or ``host:port``), tried in this order; replaces ``host``.
@@ -160,6 +211,8 @@ class ServerConfig(_Model):
     #: Zone reads (SOA + transfer) on the first host up (``ordered``) or on each of
     #: ``hosts`` in turn (``round-robin``); writes always go in order.
     read: Literal["ordered", "round-robin"] = "ordered"
+    #: GSS-TSIG instead of a TSIG ``key`` (then leave ``key`` unset).
+    gss: GSSConfig | None = None
 
     @field_validator("hosts")
     @classmethod
@@ -271,6 +324,8 @@ class TargetConfig(_Model):
 
     @model_validator(mode="after")
     def _checks(self) -> TargetConfig:
+        if self.key is not None and self.server.gss is not None:
+            raise ValueError("set either 'key' or 'server.gss', not both")
         # The registry options (affixes, owner id, the AES key's form) are
         # checked by dnssync.registry itself when the target is built.
         if self.txt_encrypt_key_file is not None:
@@ -340,6 +395,12 @@ class AcmeServerConfig(_Model):
     #: UPDATE exchanges in flight at once to this primary (per address,
     #: shared by entries naming the same one); more wait their turn.
     max_concurrent_updates: int = Field(16, ge=1, le=1024)
+
+    @model_validator(mode="after")
+    def _one_credential(self) -> AcmeServerConfig:
+        if self.key is not None and self.server.gss is not None:
+            raise ValueError("set either 'key' or 'server.gss', not both")
+        return self
 
     @field_validator("zones")
     @classmethod
@@ -781,6 +842,9 @@ def _resolve_paths(data: dict[str, Any], base: Path) -> None:
         if not isinstance(target, dict):
             continue
         fix(target, "txt_encrypt_key_file")
+        server = target.get("server")
+        if isinstance(server, dict) and isinstance(server.get("gss"), dict):
+            fix(server["gss"], "keytab")
         for k in ("key", "transfer_key"):
             if isinstance(target.get(k), dict):
                 fix(target[k], "secret_file")
@@ -791,6 +855,9 @@ def _resolve_paths(data: dict[str, Any], base: Path) -> None:
         for server in acme.get("servers") or []:
             if isinstance(server, dict) and isinstance(server.get("key"), dict):
                 fix(server["key"], "secret_file")
+            inner = server.get("server") if isinstance(server, dict) else None
+            if isinstance(inner, dict) and isinstance(inner.get("gss"), dict):
+                fix(inner["gss"], "keytab")
         if isinstance(acme.get("webhook"), dict):
             for k in ("cert_file", "key_file", "client_ca_file"):
                 fix(acme["webhook"], k)

@@ -31,7 +31,7 @@ from dnssync.model import Endpoint, ObjectRef, Plan, Policy, Skipped, ZoneSnapsh
 from dnssync.plan import PlanOptions, holds, plan, split_by_zone
 from dnssync.registry import Registry, RegistryOptions, decode_aes_key
 from dnssync.rfc2136 import applier
-from dnssync.rfc2136.client import Client, Timeouts, server_tls
+from dnssync.rfc2136.client import Client, Timeouts
 from dnssync.rfc2136.updates import describe
 from dnssync.rfc2136.zones import Read, ZoneReader
 from dnssync.sources.convert import SourceOptions
@@ -121,31 +121,12 @@ class Target:
         key = cfg.key.tsig() if cfg.key else None
         hosts = cfg.server.addresses()
         label = f"target {cfg.name} ({', '.join(f'{h}:{p}' for h, p in hosts)})"
-        tls = server_tls(cfg.server)
-        spread = cfg.server.read == "round-robin"
-        self.client = Client(
-            hosts[0][0],
-            hosts[0][1],
-            hosts=hosts,
-            key=key,
-            timeouts=timeouts,
-            label=label,
-            tls=tls,
-            spread_reads=spread,
-        )
-        xfr_key = cfg.transfer_key.tsig() if cfg.transfer_key else key
+        self.client = Client.for_server(cfg.server, key, timeouts=timeouts, label=label)
         self.transfer_client = (
             self.client
             if cfg.transfer_key is None
-            else Client(
-                hosts[0][0],
-                hosts[0][1],
-                hosts=hosts,
-                key=xfr_key,
-                timeouts=timeouts,
-                label=label,
-                tls=tls,
-                spread_reads=spread,
+            else Client.for_server(
+                cfg.server, cfg.transfer_key.tsig(), timeouts=timeouts, label=label, gss=False
             )
         )
         self.readers = {z: ZoneReader(self.transfer_client, z) for z in cfg.zones}

@@ -101,6 +101,13 @@ class ConnectionFailed(DNSError):
     retryable = True
 
 
+class GSSFailure(DNSError):
+    """GSS-TSIG could not start or go on: no Kerberos ticket (KDC, keytab, principal),
+    or the server's TKEY answer did not complete the context."""
+
+    retryable = True
+
+
 class MalformedResponse(DNSError):
     """The server's answer could not be parsed."""
 

@@ -216,9 +216,15 @@ def _ids() -> tuple[int | None, int | None, list[int] | None]:
 
 
 def _run(
-    argv: list[str], workdir: Path, *, faketime: str | None = None, timeout: float = 30.0
+    argv: list[str],
+    workdir: Path,
+    *,
+    faketime: str | None = None,
+    timeout: float = 30.0,
+    env: dict[str, str] | None = None,
 ) -> str:
-    """Run a helper tool (rndc, knotc, pdnsutil, dnssec-*) as the daemon's account.
+    """Run a helper tool (rndc, knotc, pdnsutil, dnssec-*) as the daemon's account,
+    with `env` added to its clean environment.
 
     With `faketime`, on the daemon's shifted clock: rndc signs its commands with the
     time and would be rejected by a skewed named otherwise.
@@ -228,7 +234,7 @@ def _run(
         done = subprocess.run(
             argv,
             cwd=workdir,
-            env=_child_env(workdir, faketime),
+            env={**_child_env(workdir, faketime), **(env or {})},
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -543,6 +549,10 @@ class DNSServer:
     def _add_zone(self, name: str, text: str, key: TsigKey) -> None:
         raise NotImplementedError
 
+    def _extra_env(self) -> dict[str, str]:
+        """More environment for the daemon (a Kerberos config, say)."""
+        return {}
+
     # ---- shared machinery
 
     def _register_zone(self, name: str) -> None:
@@ -551,7 +561,7 @@ class DNSServer:
         self._zones.append(name)
 
     def _spawn(self) -> None:
-        env = _child_env(self.workdir, self.faketime)
+        env = {**_child_env(self.workdir, self.faketime), **self._extra_env()}
         argv = self._argv()
         user, group, extra_groups = _ids() if self.as_service_user else (None, None, None)
         with self.log_path.open("ab") as log:

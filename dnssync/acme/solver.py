@@ -67,7 +67,7 @@ from dnssync.errors import (
 from dnssync.names import from_dns, in_zone, zone_for
 from dnssync.retry import Backoff
 from dnssync.rfc2136 import answers
-from dnssync.rfc2136.client import Client, Timeouts, server_tls
+from dnssync.rfc2136.client import Client, Timeouts
 from dnssync.rfc2136.dnssec import explain_servfail
 from dnssync.rfc2136.zones import ZoneReader
 
@@ -103,11 +103,7 @@ class _Server:
         self.cfg = cfg
         self.name = cfg.name
         key = cfg.key.tsig() if cfg.key is not None else None
-        hosts = cfg.server.addresses()
-        tls = server_tls(cfg.server)
-        self.client = Client(
-            hosts[0][0], hosts[0][1], hosts=hosts, key=key, timeouts=timeouts, tls=tls
-        )
+        self.client = Client.for_server(cfg.server, key, timeouts=timeouts)
         self.label = self.client.label
         #: Set once the server proved it answers unsigned queries differently.
         self.signed_reads = key is None

@@ -22,6 +22,11 @@ failed one passed over for a while (:class:`.transport.Hosts`); an UPDATE
 moves to the next host only while nothing was sent; with ``server.read:
 round-robin`` zone reads start on each host in turn.  With ``server.tls``
 every exchange goes over TLS (XoT, RFC 9103), queries included.
+
+With ``server.gss`` the exchanges are signed by a GSS-TSIG context (RFC
+3645) instead of a key: one per host, negotiated (:mod:`.gss`) before its
+first use, again shortly before it expires, and again when the server no
+longer knows it (BADKEY: nothing was applied, so an UPDATE may go again).
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import dns.exception
 import dns.flags
@@ -50,9 +55,11 @@ from dnssync.errors import (
     ConnectionFailed,
     DNSError,
     DNSTimeout,
+    GSSFailure,
     MalformedResponse,
     ServerRefused,
     TransferFailed,
+    TSIGFailure,
 )
 from dnssync.names import to_dns
 from dnssync.rfc2136 import answers, tsig, wire
@@ -70,6 +77,9 @@ from dnssync.rfc2136.transport import (
     tls_context,
 )
 
+if TYPE_CHECKING:
+    from dnssync.rfc2136.gss import GSS, Context
+
 __all__ = ["Client", "Timeouts", "Transfer", "rcode_name"]
 
 log = logging.getLogger(__name__)
@@ -79,6 +89,13 @@ _NXDOMAIN_OK = frozenset({dns.rcode.NOERROR, dns.rcode.NXDOMAIN})
 
 class _Unread(Exception):
     """A kept connection closed before any byte of the answer."""
+
+
+class _UnknownContext(Exception):
+    """The server answered BADKEY to our GSS-TSIG context: it was not applied."""
+
+    def __init__(self, error: TSIGFailure) -> None:
+        self.error = error
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +131,23 @@ def server_tls(cfg: ServerConfig) -> TLS | None:
     return TLS(context, cfg.tls.server_name)
 
 
+def _fresh(context: Context) -> bool:
+    """Whether a context is good for a while yet: renewed within its last fifth (60 s
+    at most), so no exchange starts on a context about to expire."""
+    return context.until - time.monotonic() > min(60.0, context.lifetime / 5)
+
+
+def server_gss(cfg: ServerConfig) -> GSS | None:
+    """The GSS-TSIG settings of a configured server (None: it signs with a key, or not)."""
+    if cfg.gss is None:
+        return None
+    from dnssync.rfc2136.gss import GSS  # GSS-API is loaded only when configured
+
+    g = cfg.gss
+    keytab = str(g.keytab) if g.keytab is not None else None
+    return GSS(g.principal, keytab, g.ccache, g.service, g.lifetime)
+
+
 class Client:
     """One authoritative server (or several primaries of it), one TSIG key."""
 
@@ -128,6 +162,7 @@ class Client:
         label: str = "",
         tls: TLS | None = None,
         spread_reads: bool = False,
+        gss: GSS | None = None,
     ) -> None:
         self.tls = tls  # DNS over TLS for everything: queries, transfers, updates
         #: Primaries in failover order (``hosts``, else ``host``:``port`` alone);
@@ -137,9 +172,43 @@ class Client:
         self.key = key
         self.signer = tsig.Signer(key) if key is not None else None
         self.timeouts = timeouts
+        #: GSS-TSIG instead of ``key``: the principal's credentials, a context per host.
+        self.gss = gss
+        self._contexts: dict[Host, Context] = {}
+        self._negotiating: dict[Host, asyncio.Lock] = {}
+        self.negotiations = 0  # contexts made so far (tests and logs)
         key_part = f", key {key.name.to_text(omit_final_dot=True)}" if key else ""
+        if gss is not None:
+            # The principal is who the server's policy judges: every error names it.
+            key_part = f", gss-tsig {gss.principal}"
+            label = f"{label}{key_part}" if label else ""
         names = ", ".join(h.name for h in self.hosts)
         self.label = label or f"server {'tls://' if tls else ''}{names}{key_part}"
+
+    @classmethod
+    def for_server(
+        cls,
+        server: ServerConfig,
+        key: dns.tsig.Key | None,
+        *,
+        timeouts: Timeouts | None = None,
+        label: str = "",
+        gss: bool = True,
+    ) -> Client:
+        """The client of a configured server: its hosts, TLS, how reads spread, and its
+        GSS-TSIG settings unless ``gss`` is off (a key of its own, an unsigned probe)."""
+        hosts = server.addresses()
+        return cls(
+            hosts[0][0],
+            hosts[0][1],
+            hosts=hosts,
+            key=key,
+            timeouts=timeouts or Timeouts(query=server.timeout, transfer=server.transfer_timeout),
+            label=label,
+            tls=server_tls(server),
+            spread_reads=server.read == "round-robin",
+            gss=server_gss(server) if gss else None,
+        )
 
     @property
     def pool(self) -> Pool:
@@ -190,6 +259,14 @@ class Client:
             except (ConnectionFailed, DNSTimeout) as e:  # the host, not what it said
                 self.hosts.failed(host, e.detail)
                 raise
+            except TSIGFailure as e:
+                if not self._unknown_context(host, e):
+                    raise
+                raise GSSFailure(
+                    f"{what}: the server no longer knows our GSS-TSIG context ({e.detail})",
+                    server=self.label,
+                    zone=zone,
+                ) from None
             self.hosts.ok(host)
             return result
 
@@ -256,25 +333,87 @@ class Client:
         return msg
 
     def _verify(
-        self, msg_id: int, mac: bytes, answer: bytes, zone: str, *, what: str, signed: bool = True
+        self,
+        msg_id: int,
+        mac: bytes,
+        answer: bytes,
+        zone: str,
+        *,
+        what: str,
+        signer: tsig.Signer | None,
     ) -> wire.Message:
         """Parse the answer, check its id and (if we signed) its TSIG; translate what is wrong."""
         msg = self._parse(answer, msg_id, zone, what, MalformedResponse)
-        if self.signer is None or not signed:
+        if signer is None:
             return msg
         if msg.tsig is None:
             raise answers.unsigned(what, msg.rcode, server=self.label, zone=zone)
         try:
-            tsig.Verifier(self.signer, mac).verify(answer, msg.tsig, int(time.time()))
+            tsig.Verifier(signer, mac).verify(answer, msg.tsig, int(time.time()))
         except dns.exception.DNSException as e:
             raise answers.tsig_failure(e, what, msg.rcode, server=self.label, zone=zone) from None
         return msg
 
-    def sign(self, data: bytes) -> tuple[bytes, bytes]:
+    @staticmethod
+    def sign(data: bytes, signer: tsig.Signer | None) -> tuple[bytes, bytes]:
         """Append a TSIG record to an unsigned message; return it and its MAC."""
-        if self.signer is None:
+        if signer is None:
             return data, b""
-        return self.signer.sign(data, int(time.time()))
+        return signer.sign(data, int(time.time()))
+
+    # --- GSS-TSIG contexts -----------------------------------------------
+
+    async def _signer_for(self, host: Host, zone: str) -> tsig.Signer | None:
+        """What signs for ``host``: the key, or its GSS-TSIG context (made or renewed
+        first when it has none, or it expires soon; one negotiation per host at a time)."""
+        if self.gss is None:
+            return self.signer
+        context = self._contexts.get(host)
+        if context is not None and _fresh(context):
+            return context.signer
+        async with self._negotiating.setdefault(host, asyncio.Lock()):
+            context = self._contexts.get(host)
+            if context is None or not _fresh(context):
+                context = await self._negotiate(host, zone)
+                self._contexts[host] = context
+        return context.signer
+
+    async def _negotiate(self, host: Host, zone: str) -> Context:
+        from dnssync.rfc2136 import gss as gss_tsig  # GSS-API is loaded only when used
+
+        assert self.gss is not None
+
+        async def exchange(query: bytes) -> bytes:
+            conn = await self._connect(host, zone)
+            try:
+                await self._send(conn, query, zone, "TKEY query")
+                answer = await conn.read_message(self.timeouts.query, server=self.label, zone=zone)
+            finally:
+                conn.close()
+            if answer[:2] != query[:2]:
+                raise MalformedResponse(
+                    "TKEY query: answer id does not match the query", server=self.label, zone=zone
+                )
+            return answer
+
+        self.negotiations += 1
+        context = await gss_tsig.negotiate(
+            self.gss, host.host, exchange, server=self.label, zone=zone
+        )
+        log.info(
+            "GSS-TSIG: context with %s for %s, good for %.0f s",
+            host.name,
+            self.gss.principal,
+            context.lifetime,
+        )
+        return context
+
+    def _unknown_context(self, host: Host, e: TSIGFailure) -> bool:
+        """Whether ``e`` says the server forgot ``host``'s context (then it is dropped)."""
+        if self.gss is None or e.tsig_error != "BADKEY":
+            return False
+        self._contexts.pop(host, None)
+        return True
 
     # --- queries ---------------------------------------------------------
 
@@ -344,11 +483,11 @@ class Client:
         what = f"{rdtype.name} query for {qname}"
         query = dns.message.make_query(to_dns(qname), rdtype)
         query.flags &= ~dns.flags.RD  # authoritative servers only
-        sign = signed and self.signer is not None
-        data, mac = self.sign(query.to_wire()) if sign else (query.to_wire(), b"")
+        signer = await self._signer_for(host, zone) if signed else None
+        data, mac = self.sign(query.to_wire(), signer)
         if self.tls is not None:
             answer = await self._stream_exchange(host, data, zone, what)
-            return answer, self._verify(query.id, mac, answer, zone, what=what, signed=sign)
+            return answer, self._verify(query.id, mac, answer, zone, what=what, signer=signer)
         address = await resolve(host.host, host.port, server=self.label, zone=zone)
         try:
             answer = await datagram_exchange(address, host.port, data)
@@ -360,7 +499,7 @@ class Client:
             raise ConnectionFailed(
                 f"{what} failed: {e.strerror or e}", server=self.label, zone=zone
             ) from None
-        return answer, self._verify(query.id, mac, answer, zone, what=what, signed=sign)
+        return answer, self._verify(query.id, mac, answer, zone, what=what, signer=signer)
 
     async def txt_values(
         self, qname: str, *, zone: str = "", signed: bool = True
@@ -409,19 +548,22 @@ class Client:
                 f"{what} incomplete: {e.detail}", server=self.label, zone=zone
             ) from None
 
-    def _transfer_request(self, zone: str, serial: int | None) -> tuple[int, bytes, bytes]:
+    def _transfer_request(
+        self, zone: str, serial: int | None, signer: tsig.Signer | None
+    ) -> tuple[int, bytes, bytes]:
         query = dns.message.make_query(
             to_dns(zone), dns.rdatatype.AXFR if serial is None else dns.rdatatype.IXFR
         )
         if serial is not None:
             soa = dns.rdata.from_text("IN", "SOA", f". . {serial} 0 0 0 0")
             query.authority.append(dns.rrset.from_rdata(to_dns(zone), 0, soa))
-        request, mac = self.sign(query.to_wire())
+        request, mac = self.sign(query.to_wire(), signer)
         return query.id, request, mac
 
     async def _transfer(self, host: Host, zone: str, serial: int | None) -> Transfer:
-        msg_id, request, mac = self._transfer_request(zone, serial)
-        verifier = tsig.Verifier(self.signer, mac) if self.signer is not None else None
+        signer = await self._signer_for(host, zone)
+        msg_id, request, mac = self._transfer_request(zone, serial, signer)
+        verifier = tsig.Verifier(signer, mac) if signer is not None else None
         assembler = wire.TransferAssembler(zone, serial=serial)
         what = "AXFR" if serial is None else "IXFR"
         nbytes = count = 0
@@ -500,14 +642,24 @@ class Client:
         ``Timeouts.query`` (connecting included) or a connection lost raises
         :class:`DNSTimeout`: the outcome is unknown, the host is marked down,
         and the caller must re-read the zone before trying again -- the
-        UPDATE is never re-sent to another host blindly.
+        UPDATE is never re-sent to another host blindly.  A GSS-TSIG context
+        the server no longer knows (BADKEY: not applied) is made anew, and the
+        UPDATE sent once more.
         """
         unsigned = msg if isinstance(msg, bytes) else msg.to_wire()
-        data, mac = self.sign(unsigned)
+        try:
+            await self._update(unsigned, zone, what)
+        except _UnknownContext:
+            try:
+                await self._update(unsigned, zone, what)
+            except _UnknownContext as again:
+                raise again.error from None
+
+    async def _update(self, unsigned: bytes, zone: str, what: str) -> None:
         sent: list[Host] = []
         try:
             async with asyncio.timeout(self.timeouts.query):
-                answer = await self._exchange(data, zone, what, sent)
+                answer, mac, signer = await self._exchange(unsigned, zone, what, sent)
         except TimeoutError:
             if sent:
                 self.hosts.failed(sent[-1], "UPDATE unanswered")
@@ -518,7 +670,12 @@ class Client:
                 zone=zone,
             ) from None
         msg_id = int.from_bytes(unsigned[:2], "big")
-        rcode = self._verify(msg_id, mac, answer, zone, what=what).rcode
+        try:
+            rcode = self._verify(msg_id, mac, answer, zone, what=what, signer=signer).rcode
+        except TSIGFailure as e:
+            if self._unknown_context(sent[-1], e):
+                raise _UnknownContext(e) from None
+            raise
         self.hosts.ok(sent[-1])
         sent[-1].updates += 1
         answers.raise_for_rcode(rcode, what, server=self.label, zone=zone)
@@ -536,8 +693,11 @@ class Client:
 
         return await retry.attempts(once, attempts=max(self.timeouts.attempts, len(self.hosts)))
 
-    async def _exchange(self, data: bytes, zone: str, what: str, sent: list[Host]) -> bytes:
-        """One request and its answer over TCP, on a kept-alive connection if any.
+    async def _exchange(
+        self, unsigned: bytes, zone: str, what: str, sent: list[Host]
+    ) -> tuple[bytes, bytes, tsig.Signer | None]:
+        """One request, signed for the host it goes to, and its answer (with the MAC
+        and signer to check it) over TCP, on a kept-alive connection if any.
 
         A kept connection the server closed while idle fails before any answer
         byte arrives; the request then goes once more over a new connection
@@ -546,11 +706,14 @@ class Client:
         sending is an unknown outcome.
         """
         host = self.hosts.pick()
+        signer = await self._signer_for(host, zone)
         conn = host.pool.take()
         if conn is not None:
             sent.append(host)
+            data, mac = self.sign(unsigned, signer)
             try:
-                return await self._roundtrip(host, conn, data, zone, what, reused=True)
+                answer = await self._roundtrip(host, conn, data, zone, what, reused=True)
+                return answer, mac, signer
             except _Unread:
                 try:
                     conn = await self._connect(host, zone)
@@ -563,9 +726,17 @@ class Client:
                         zone=zone,
                     ) from None
         else:
-            host, conn = await self._open(zone)  # may move on: nothing was sent
+            opened, conn = await self._open(zone)  # may move on: nothing was sent
+            if opened is not host:
+                try:
+                    signer = await self._signer_for(opened, zone)
+                except BaseException:
+                    conn.close()
+                    raise
+            host = opened
             sent.append(host)
-        return await self._roundtrip(host, conn, data, zone, what, reused=False)
+            data, mac = self.sign(unsigned, signer)
+        return await self._roundtrip(host, conn, data, zone, what, reused=False), mac, signer
 
     async def _roundtrip(
         self, host: Host, conn: Connection, data: bytes, zone: str, what: str, *, reused: bool

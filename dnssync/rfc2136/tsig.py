@@ -7,7 +7,9 @@ already has.  Failures raise dnspython's TSIG exception classes, so callers
 translate them in one place (:mod:`dnssync.rfc2136.answers`).
 
 Only the untruncated HMAC algorithms are known (those ``names.tsig_algorithm``
-accepts); the clock comes in as ``now``.
+accepts), plus GSS-TSIG (RFC 3645): the same digest input, signed and checked
+by a negotiated GSS-API context (:class:`Mic`, from :mod:`.gss`) instead of an
+HMAC; the clock comes in as ``now``.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import hmac
 import struct
 from dataclasses import dataclass
+from typing import Protocol
 
 import dns.exception
 import dns.name
@@ -37,6 +40,7 @@ _PEER_ERRORS: dict[int, type[dns.tsig.PeerError]] = {
     dns.rcode.BADTIME: dns.tsig.PeerBadTime,
     dns.rcode.BADTRUNC: dns.tsig.PeerBadTruncation,
 }
+GSS_TSIG = dns.name.from_text("gss-tsig")
 _HEAD = struct.Struct("!HIHH")  # time signed (48 bits as 16 + 32), fudge, MAC size
 _TAIL = struct.Struct("!HHH")  # original id, error, other length
 
@@ -74,6 +78,41 @@ class TsigRecord:
         return cls(owner, algorithm, time_signed, fudge, mac, original_id, error, other, start)
 
 
+class Mic(Protocol):
+    """A negotiated GSS-API context's message integrity codes (RFC 2743 GetMIC/VerifyMIC)."""
+
+    def sign(self, data: bytes) -> bytes: ...
+
+    def verify(self, data: bytes, mic: bytes) -> bool: ...
+
+
+class Digest(Protocol):
+    """What a running digest offers: :class:`hmac.HMAC`, or the bytes a MIC will cover."""
+
+    def update(self, data: bytes, /) -> None: ...
+
+    def digest(self) -> bytes: ...
+
+
+class _MicInput:
+    """The digest input of one GSS-TSIG message, signed or checked at the end."""
+
+    __slots__ = ("_data", "_mic")
+
+    def __init__(self, mic: Mic) -> None:
+        self._mic = mic
+        self._data = bytearray()
+
+    def update(self, data: bytes, /) -> None:
+        self._data += data
+
+    def digest(self) -> bytes:
+        return self._mic.sign(bytes(self._data))
+
+    def matches(self, mac: bytes) -> bool:
+        return self._mic.verify(bytes(self._data), mac)
+
+
 def _timers(time_signed: int, fudge: int) -> bytes:
     return struct.pack("!HIH", time_signed >> 32 & 0xFFFF, time_signed & 0xFFFFFFFF, fudge)
 
@@ -83,12 +122,14 @@ def _text(name: dns.name.Name) -> str:
 
 
 class Signer:
-    """One key, ready to sign requests and to start verifying their answers."""
+    """One key (or one GSS-TSIG context), ready to sign requests and to start verifying
+    their answers."""
 
     __slots__ = (
         "_alg_rdata",
         "_alg_wire",
         "_digest",
+        "_mic",
         "_name_wire",
         "_secret",
         "algorithm",
@@ -96,11 +137,20 @@ class Signer:
         "name",
     )
 
-    def __init__(self, key: dns.tsig.Key, *, fudge: int = 300) -> None:
-        try:
-            self._digest = _DIGESTS[key.algorithm]
-        except KeyError:
-            raise NotImplementedError(f"TSIG algorithm {key.algorithm} is not supported") from None
+    def __init__(self, key: dns.tsig.Key, *, fudge: int = 300, mic: Mic | None = None) -> None:
+        """An HMAC key; or, with ``mic``, the GSS-TSIG context named ``key.name``
+        (``key.algorithm`` gss-tsig, no secret)."""
+        self._mic = mic
+        if mic is None:
+            try:
+                self._digest = _DIGESTS[key.algorithm]
+            except KeyError:
+                raise NotImplementedError(
+                    f"TSIG algorithm {key.algorithm} is not supported"
+                ) from None
+            self._secret = key.secret if isinstance(key.secret, bytes) else key.secret.encode()
+        else:
+            self._digest, self._secret = "", b""
         self.name = _text(key.name)
         self.algorithm = _text(key.algorithm)
         self.fudge = fudge
@@ -109,14 +159,28 @@ class Signer:
         alg_rdata = key.algorithm.to_wire()  # as spelled: what dnspython sends
         assert alg_rdata is not None  # to_wire() without a file returns the bytes
         self._alg_rdata = alg_rdata
-        self._secret = key.secret if isinstance(key.secret, bytes) else key.secret.encode()
 
-    def new_digest(self, prior_mac: bytes = b"") -> hmac.HMAC:
+    @classmethod
+    def gss(cls, name: dns.name.Name, mic: Mic, *, fudge: int = 300) -> Signer:
+        """The signer of a negotiated GSS-TSIG context (RFC 3645) named ``name``."""
+        return cls(dns.tsig.Key(name, b"", GSS_TSIG), fudge=fudge, mic=mic)
+
+    def new_digest(self, prior_mac: bytes = b"") -> Digest:
         """A running digest, started with a MAC this one chains to (if any)."""
-        h = hmac.new(self._secret, digestmod=self._digest)
+        h: Digest = (
+            hmac.new(self._secret, digestmod=self._digest)
+            if self._mic is None
+            else _MicInput(self._mic)
+        )
         if prior_mac:
             h.update(len(prior_mac).to_bytes(2, "big") + prior_mac)
         return h
+
+    def matches(self, h: Digest, mac: bytes) -> bool:
+        """Whether ``mac`` is the right one for what ``h`` has digested."""
+        if isinstance(h, _MicInput):
+            return h.matches(mac)
+        return hmac.compare_digest(h.digest(), mac)
 
     def variables(self, time_signed: int, fudge: int, error: int = 0, other: bytes = b"") -> bytes:
         """The TSIG variables a first (or only) message's digest ends with."""
@@ -169,7 +233,7 @@ class Verifier:
     def __init__(self, signer: Signer, request_mac: bytes) -> None:
         self.signer = signer
         self._prior = request_mac
-        self._pending: hmac.HMAC | None = None  # digest of unsigned messages so far
+        self._pending: Digest | None = None  # digest of unsigned messages so far
         self.last_signed = False
         self.messages = 0
 
@@ -205,7 +269,7 @@ class Verifier:
             h.update(self.signer.variables(tsig.time_signed, tsig.fudge, tsig.error, tsig.other))
         else:
             h.update(_timers(tsig.time_signed, tsig.fudge))
-        if not hmac.compare_digest(h.digest(), tsig.mac):
+        if not self.signer.matches(h, tsig.mac):
             raise dns.tsig.BadSignature
         if abs(tsig.time_signed - now) > tsig.fudge:
             raise dns.tsig.BadTime
