@@ -1,0 +1,113 @@
+"""Payload edges that ``make mutation`` found unguarded in :mod:`dnssync.acme.payload`.
+
+The discovery documents the kube-aggregator reads, whole; a failure answer's
+defaults; an answer to a body with no request; certbot's half-set
+environment.  Mutants left alive, equivalent:
+
+* ``rstrip("XX=XX")`` in :func:`key_authorization_digest`: the 43rd character
+  of a 32-byte digest encodes four bits and two zero bits, so it is never
+  ``X`` and only ``=`` is ever stripped.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from dnssync.acme.payload import (
+    API_VERSION,
+    KIND,
+    api_group,
+    api_group_list,
+    api_resource_list,
+    hook_request,
+    response,
+)
+from dnssync.errors import InvalidInput
+
+GROUP = "acme.dnssync.io"
+KEY = "LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0"
+_VERSION = {"groupVersion": f"{GROUP}/v1alpha1", "version": "v1alpha1"}
+
+
+def test_discovery_documents_are_exactly_what_the_aggregator_reads() -> None:
+    """APIGroupList, APIGroup and APIResourceList, every field and its case."""
+    group = {
+        "kind": "APIGroup",
+        "apiVersion": "v1",
+        "name": GROUP,
+        "versions": [_VERSION],
+        "preferredVersion": _VERSION,
+    }
+    assert api_group(GROUP) == group
+    assert api_group_list(GROUP) == {
+        "kind": "APIGroupList",
+        "apiVersion": "v1",
+        "groups": [{k: v for k, v in group.items() if k not in ("kind", "apiVersion")}],
+    }
+    assert api_resource_list(GROUP, "dnssync") == {
+        "kind": "APIResourceList",
+        "apiVersion": "v1",
+        "groupVersion": f"{GROUP}/v1alpha1",
+        "resources": [
+            {
+                "name": "dnssync",
+                "singularName": "dnssync",
+                "namespaced": False,
+                "kind": "ChallengePayload",
+                "verbs": ["create"],
+            }
+        ],
+    }
+
+
+def test_a_failure_without_reason_or_message_is_a_plain_failed_status() -> None:
+    """Defaults: reason Failed, an empty message, metadata present as cert-manager decodes it."""
+    out = response({"request": {"uid": "u"}}, uid="u", success=False)
+    assert out["response"]["status"] == {
+        "metadata": {},
+        "status": "Failure",
+        "reason": "Failed",
+        "message": "",
+    }
+
+
+def test_an_answer_to_a_body_without_a_request_echoes_none() -> None:
+    """A body that never decoded (None) or had no request still gets a ChallengePayload."""
+    for obj in (None, {"request": "not an object"}):
+        out = response(obj, uid="", success=False, reason="BadRequest", message="no")
+        assert out == {
+            "apiVersion": API_VERSION,
+            "kind": KIND,
+            "response": {
+                "uid": "",
+                "success": False,
+                "status": {
+                    "metadata": {},
+                    "status": "Failure",
+                    "reason": "BadRequest",
+                    "message": "no",
+                },
+            },
+        }
+
+
+@pytest.mark.parametrize(
+    ("domain", "validation"), [("www.example.com", None), (None, KEY)], ids=["domain", "validation"]
+)
+def test_certbot_with_one_variable_is_the_usage_error(
+    domain: str | None, validation: str | None
+) -> None:
+    """Either certbot variable alone is the usage line naming both ways to call the hook."""
+    with pytest.raises(InvalidInput) as info:
+        hook_request("present", [], certbot_domain=domain, certbot_validation=validation)
+    assert str(info.value) == (
+        "pass '<fqdn> <value>' (lego exec), or set CERTBOT_DOMAIN and "
+        "CERTBOT_VALIDATION (certbot --manual-auth-hook)"
+    )
+
+
+def test_a_bad_certbot_domain_is_named_by_its_variable() -> None:
+    """The error for an unusable CERTBOT_DOMAIN says it came from CERTBOT_DOMAIN."""
+    with pytest.raises(InvalidInput) as info:
+        hook_request("present", [], certbot_domain="a..b", certbot_validation=KEY)
+    assert str(info.value).startswith("CERTBOT_DOMAIN: ")
