@@ -11,21 +11,33 @@ environment.  Mutants left alive, equivalent:
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from dnssync.acme.payload import (
     API_VERSION,
     KIND,
+    Action,
     api_group,
     api_group_list,
     api_resource_list,
+    decode,
     hook_request,
+    parse_request,
     response,
 )
 from dnssync.errors import InvalidInput
 
 GROUP = "acme.dnssync.io"
 KEY = "LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0"
+
+
+def _body(config: object) -> bytes:
+    req = {"uid": "u", "action": "Present", "dnsName": "www.example.com", "key": KEY}
+    return json.dumps({"request": {**req, "config": config}}).encode()
+
+
 _VERSION = {"groupVersion": f"{GROUP}/v1alpha1", "version": "v1alpha1"}
 
 
@@ -111,3 +123,63 @@ def test_a_bad_certbot_domain_is_named_by_its_variable() -> None:
     with pytest.raises(InvalidInput) as info:
         hook_request("present", [], certbot_domain="a..b", certbot_validation=KEY)
     assert str(info.value).startswith("CERTBOT_DOMAIN: ")
+
+
+def _error(args: list[str], **env: str | None) -> str:
+    with pytest.raises(InvalidInput) as info:
+        hook_request(
+            "cleanup",
+            args,
+            certbot_domain=env.get("domain"),
+            certbot_validation=env.get("validation"),
+        )
+    return str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "start"),
+    [
+        ([], {"domain": "www.example.com", "validation": "short"}, "CERTBOT_VALIDATION: "),
+        (["_acme-challenge.a..b.", KEY], {}, "fqdn argument: "),
+        (["_acme-challenge.www.example.com.", "short"], {}, "value argument: "),
+        (["a..b", "token", "token.thumb"], {}, "domain argument: "),
+        (["www.example.com", "token", ""], {}, "the key authorization argument is empty"),
+    ],
+    ids=["certbot value", "lego fqdn", "lego value", "raw domain", "raw key authorization"],
+)
+def test_each_bad_hook_argument_is_named(args: list[str], env: dict[str, str], start: str) -> None:
+    """A certbot or lego hook error says which variable or argument was wrong."""
+    assert _error(args, **env).startswith(start)
+
+
+def test_the_argument_count_error_shows_both_forms() -> None:
+    """Four arguments: the count and both forms lego can call the hook with."""
+    assert _error(["a", "b", "c", "d"]) == (
+        "expected 0, 2 or 3 arguments after 'cleanup', got 4: "
+        "'<fqdn> <value>' or '<domain> <token> <keyAuth>'"
+    )
+
+
+def test_lego_raw_mode_keeps_the_action_and_names_its_source() -> None:
+    """RAW mode's request carries the action asked for and says it came from lego-raw."""
+    req = hook_request(
+        "cleanup", ["www.example.com", "t", "t.k"], certbot_domain=None, certbot_validation=None
+    )
+    assert (req.action, req.source) == (Action.CLEANUP, "lego-raw")
+
+
+@pytest.mark.parametrize(
+    ("config", "text"),
+    [
+        ("x", "ChallengePayload request: config must be an object"),
+        (
+            {"zone": 1, "key": 2},
+            "ChallengePayload request: config has unknown field(s) key, zone; known: server, ttl",
+        ),
+    ],
+)
+def test_a_bad_solver_config_is_named_with_its_place(config: object, text: str) -> None:
+    """The issuer's config block errors say where the block was and which fields are unknown."""
+    with pytest.raises(InvalidInput) as info:
+        parse_request(decode(_body(config)))
+    assert str(info.value) == text
