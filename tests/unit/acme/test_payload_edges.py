@@ -19,11 +19,13 @@ from dnssync.acme.payload import (
     API_VERSION,
     KIND,
     Action,
+    Challenge,
     api_group,
     api_group_list,
     api_resource_list,
     decode,
     hook_request,
+    parse_challenge,
     parse_request,
     response,
 )
@@ -183,3 +185,86 @@ def test_a_bad_solver_config_is_named_with_its_place(config: object, text: str) 
     with pytest.raises(InvalidInput) as info:
         parse_request(decode(_body(config)))
     assert str(info.value) == text
+
+
+def _options_error(config: object) -> str:
+    with pytest.raises(InvalidInput) as info:
+        parse_request(decode(_body(config)))
+    return str(info.value)
+
+
+@pytest.mark.parametrize("ttl", [1, 86_400])
+def test_the_ttl_bounds_are_accepted(ttl: int) -> None:
+    """A solver TTL of 1 s and of one day are both used as given."""
+    assert parse_request(decode(_body({"ttl": ttl}))).options.ttl == ttl
+
+
+@pytest.mark.parametrize(
+    ("config", "text"),
+    [
+        ({"ttl": 0}, "config.ttl must be an integer from 1 to 86400"),
+        ({"ttl": 86_401}, "config.ttl must be an integer from 1 to 86400"),
+        ({"ttl": True}, "config.ttl must be an integer from 1 to 86400"),
+        ({"server": ""}, "config.server must be a server name"),
+        ({"server": 3}, "config.server must be a server name"),
+    ],
+    ids=["ttl 0", "ttl over a day", "ttl true", "empty server", "server number"],
+)
+def test_out_of_range_solver_options_are_refused(config: object, text: str) -> None:
+    """TTL 0, over a day or a JSON true, and an empty or non-text server: named, in place."""
+    assert _options_error(config) == f"ChallengePayload request: {text}"
+
+
+def _challenge(**meta: object) -> dict[str, object]:
+    hook = {"groupName": GROUP, "solverName": "dnssync"}
+    spec = {"type": "DNS-01", "dnsName": "www.example.com", "key": KEY}
+    metadata = {"name": "c1", "namespace": "ns", **meta}
+    return {"metadata": metadata, "spec": {**spec, "solver": {"dns01": {"webhook": hook}}}}
+
+
+def _parse(obj: dict[str, object], solver: str = "dnssync") -> Challenge | None:
+    return parse_challenge(obj, group_name=GROUP, solver_name=solver)
+
+
+def test_a_challenge_of_another_solver_in_our_group_is_not_ours() -> None:
+    """Same webhook group, another solver name: never solved, never cleaned up by us."""
+    assert _parse(_challenge()) is not None
+    assert _parse(_challenge(), solver="other") is None
+
+
+def test_a_challenge_is_read_with_its_uid_name_and_state() -> None:
+    """uid from metadata (else namespace/name), the dnsName as given, no status: state ''."""
+    with_uid = _parse(_challenge(uid="u-7"))
+    assert with_uid is not None
+    assert (with_uid.uid, with_uid.dns_name, with_uid.state) == ("u-7", "www.example.com", "")
+    without = _parse(_challenge())
+    assert without is not None
+    assert (without.uid, without.ref) == ("ns/c1", "ns/c1")
+
+
+def test_a_challenge_whose_metadata_is_no_object_is_read_without_it() -> None:
+    """metadata of another JSON type: no crash, an unnamed Challenge."""
+    obj = _challenge()
+    obj["metadata"] = ["not", "an", "object"]
+    ch = _parse(obj)
+    assert ch is not None
+    assert (ch.uid, ch.ref) == ("/", "/")
+
+
+@pytest.mark.parametrize(
+    ("spec", "text"),
+    [
+        ({"dnsName": ""}, "Challenge ns/c1: spec.dnsName is missing"),
+        ({"dnsName": 7}, "Challenge ns/c1: spec.dnsName is missing"),
+        ({"dnsName": "a..b"}, "Challenge ns/c1 spec.dnsName: "),
+        ({"key": "short"}, "Challenge ns/c1 spec.key: "),
+    ],
+    ids=["empty name", "name not text", "bad name", "bad key"],
+)
+def test_an_unusable_challenge_of_ours_names_the_field(spec: dict[str, object], text: str) -> None:
+    """A missing or bad dnsName and a bad key: InvalidInput naming the Challenge and field."""
+    obj = _challenge()
+    obj["spec"] = {**obj["spec"], **spec}  # type: ignore[dict-item]
+    with pytest.raises(InvalidInput) as info:
+        _parse(obj)
+    assert str(info.value).startswith(text)
