@@ -64,7 +64,13 @@ image: deps
 # verifier, ownership checks, the ACME name/value checks, front-proxy auth and
 # redaction (the list is [tool.mutmut] in pyproject.toml).  Long: narrow it with
 # MUTANTS='dnssync.rfc2136.tsig*' (mutant name globs); `mutmut results` lists survivors.
+# MODULE=dnssync/plan.py runs one module with its own tests only (tools/mutation.py;
+# MUTATION_ARGS='--only owns --workers 2' narrows further), niced: minutes, not hours.
 mutation: deps
 	$(PY) -m pip install -q --disable-pip-version-check 'mutmut>=3.8,<4'
+ifdef MODULE
+	nice -n 10 $(PY) -m tools.mutation $(MODULE) $(MUTATION_ARGS)
+else
 	$(VENV)/bin/mutmut run $(MUTANTS)
 	$(VENV)/bin/mutmut results
+endif

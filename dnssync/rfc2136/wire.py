@@ -197,7 +197,10 @@ def _parse(wire: bytes) -> Message:
             elif rdtype == TXT:
                 append(Record(owner, TXT, ttl, _txt(wire[pos:end])))
             elif rdtype == CNAME:
-                target, _ = names.read(pos)
+                target, p = names.read(pos)
+                if p != end:
+                    # Else a short rdata would take its target from the next record.
+                    raise WireError(f"CNAME record {owner} has a target that is not its rdata")
                 append(Record(owner, CNAME, ttl, target))
             elif rdtype == AAAA:
                 if rdlen != 16:
@@ -206,6 +209,8 @@ def _parse(wire: bytes) -> Message:
             elif rdtype == SOA:
                 _, p = names.read(pos)
                 _, p = names.read(p)
+                if p + 20 != end:
+                    raise WireError(f"SOA record {owner} has {rdlen} bytes")
                 (serial,) = _SERIAL.unpack_from(wire, p)
                 append(Record(owner, SOA, ttl, None, serial))
             else:
