@@ -136,12 +136,14 @@ async def call(
     deadline: float | None = None,
     initial: float = 0.2,
     cap: float = 5.0,
+    only: tuple[type[DnssyncError], ...] = (),
 ) -> T:
     """Run ``what``, retrying retryable dnssync errors; the last error is raised.
 
     For operations whose server may ask to wait (``Retry-After``, honoured) or
     that should keep trying for a while (``deadline`` seconds, instead of a
     count of ``attempts``): an Event post, a ConfigMap read, a one-shot list.
+    ``only`` narrows the retried errors to those classes.
     """
     backoff = Backoff(initial=initial, cap=cap)
 
@@ -153,7 +155,9 @@ async def call(
     retrying = tenacity.AsyncRetrying(
         stop=stop or tenacity.stop_after_attempt(attempts),
         wait=wait,
-        retry=tenacity.retry_if_exception(_retryable),
+        retry=tenacity.retry_if_exception(
+            lambda e: _retryable(e) and (not only or isinstance(e, only))
+        ),
         reraise=True,
     )
     async for attempt in retrying:

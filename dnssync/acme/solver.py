@@ -49,6 +49,7 @@ import dns.rdatatype
 import dns.resolver
 import dns.update
 
+from dnssync import retry
 from dnssync.acme import records
 from dnssync.acme.authority import Authority
 from dnssync.acme.payload import SolverOptions
@@ -78,6 +79,7 @@ ZONE_CACHE_SECONDS = 300.0  # zone cuts found by SOA queries change rarely
 _VERIFY_WAIT = 2.0
 _VERIFY_BACKOFF = Backoff(initial=0.02, cap=0.5)
 NO_OPTIONS = SolverOptions()  # how long the primary may take to serve an accepted UPDATE
+UPDATE_ATTEMPTS = 3  # of an idempotent UPDATE whose outcome is unknown (each bounded)
 _ANSWER_RCODES = frozenset({dns.rcode.NOERROR, dns.rcode.NXDOMAIN})
 
 
@@ -110,7 +112,14 @@ class _Server:
         #: Shared by every configured server at this primary's address.
         self.gate = gate
 
-    async def update(self, msg: dns.update.UpdateMessage | bytes, zone: str, *, what: str) -> None:
+    async def update(
+        self,
+        msg: dns.update.UpdateMessage | bytes,
+        zone: str,
+        *,
+        what: str,
+        idempotent: bool = False,
+    ) -> None:
         """One UPDATE exchange, queued behind the primary's cap.
 
         A primary applies the UPDATEs of a zone one after the other (BIND
@@ -118,9 +127,24 @@ class _Server:
         there instead, past the client timeout, and each comes back
         "outcome unknown".  Queued here, each exchange's timeout measures
         the server, not the queue.
+
+        An ``idempotent`` message (Present's add, clean-up's delete: applied
+        twice, it changes nothing more) is sent again when its outcome is
+        unknown or its connection failed: a primary too busy to answer in
+        time (a hundred hook processes at once on a small host) would
+        otherwise fail the challenge, or leave its value behind.
         """
         async with self.gate:
-            await self.client.update(msg, zone, what=what)
+            if not idempotent:
+                await self.client.update(msg, zone, what=what)
+                return
+            await retry.call(
+                lambda: self.client.update(msg, zone, what=what),
+                attempts=UPDATE_ATTEMPTS,
+                initial=0.2,
+                cap=1.0,
+                only=(DNSTimeout, ConnectionFailed),
+            )
 
     async def query(
         self, qname: str, rdtype: dns.rdatatype.RdataType, zone: str = ""
@@ -453,7 +477,10 @@ class Solver:
             server = self._servers[placement.server]
             try:
                 await server.update(
-                    build(placement), placement.zone, what=f"{what} at {placement.record}"
+                    build(placement),
+                    placement.zone,
+                    what=f"{what} at {placement.record}",
+                    idempotent=True,
                 )
                 return placement
             except PrerequisiteFailed as e:

@@ -33,13 +33,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
 import dns.exception
-import dns.flags
 import dns.message
 import dns.rcode
 import dns.rdata
@@ -62,7 +62,7 @@ from dnssync.errors import (
     TSIGFailure,
 )
 from dnssync.names import to_dns
-from dnssync.rfc2136 import answers, tsig, wire
+from dnssync.rfc2136 import answers, tsig, updates, wire
 from dnssync.rfc2136.answers import rcode_name
 from dnssync.rfc2136.transport import (
     TLS,
@@ -481,13 +481,14 @@ class Client:
         bytes and parse, its id and TSIG checked.  ``signed=False`` asks
         without TSIG even when we have a key.  The caller bounds it in time."""
         what = f"{rdtype.name} query for {qname}"
-        query = dns.message.make_query(to_dns(qname), rdtype)
-        query.flags &= ~dns.flags.RD  # authoritative servers only
+        # RD clear: authoritative servers only.
+        msg_id = secrets.randbits(16)
+        unsigned = updates.query_wire(qname, rdtype, msg_id=msg_id)
         signer = await self._signer_for(host, zone) if signed else None
-        data, mac = self.sign(query.to_wire(), signer)
+        data, mac = self.sign(unsigned, signer)
         if self.tls is not None:
             answer = await self._stream_exchange(host, data, zone, what)
-            return answer, self._verify(query.id, mac, answer, zone, what=what, signer=signer)
+            return answer, self._verify(msg_id, mac, answer, zone, what=what, signer=signer)
         address = await resolve(host.host, host.port, server=self.label, zone=zone)
         try:
             answer = await datagram_exchange(address, host.port, data)
@@ -499,7 +500,7 @@ class Client:
             raise ConnectionFailed(
                 f"{what} failed: {e.strerror or e}", server=self.label, zone=zone
             ) from None
-        return answer, self._verify(query.id, mac, answer, zone, what=what, signer=signer)
+        return answer, self._verify(msg_id, mac, answer, zone, what=what, signer=signer)
 
     async def txt_values(
         self, qname: str, *, zone: str = "", signed: bool = True

@@ -242,6 +242,20 @@ def encode_rrs(
     return enc.finish(counts[0], counts[1])
 
 
+def query_wire(qname: str, rdtype: int, *, msg_id: int) -> bytes:
+    """A non-recursive query (RD clear, no EDNS) for ``qname``, class IN.
+
+    The same bytes as dnspython's ``make_query(...).to_wire()`` without RD, in a
+    tenth of its time: Present's read-back is on cert-manager's critical path.
+    """
+    enc = _Encoder.__new__(_Encoder)
+    enc.buf = bytearray(_HEADER_STRUCT.pack(msg_id, 0, 1, 0, 0, 0))
+    enc.offsets = {}
+    enc.name(qname)
+    enc.buf += struct.pack("!HH", rdtype, dns.rdataclass.IN)
+    return bytes(enc.buf)
+
+
 def encode(changes: Iterable[Change], zone: str, *, msg_id: int) -> bytes:
     """One unsigned UPDATE message carrying ``changes`` with their prerequisites.
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dns.flags
 import dns.message
 import dns.opcode
 import dns.rdataclass
@@ -143,3 +144,18 @@ def test_encoding_matches_dnspython_and_signs_verifiably() -> None:
     assert mac
     s = _sections(parsed)
     assert ("www.example.test.", "IN", "AAAA", "2001:db8::1") in s["update"]
+
+
+def test_query_wire_is_dnspython_s_query_without_rd() -> None:
+    """The hand-written query is byte for byte dnspython's make_query with RD cleared."""
+    for name, rdtype in [
+        ("_acme-challenge.www.example.test", dns.rdatatype.TXT),
+        ("example.test", dns.rdatatype.SOA),
+        ("ns1.example.test", dns.rdatatype.AAAA),
+        ("a\\.b.example.test", dns.rdatatype.CNAME),
+        ("", dns.rdatatype.NS),
+    ]:
+        query = dns.message.make_query(name + ".", rdtype)
+        query.flags &= ~dns.flags.RD
+        query.id = 4242
+        assert updates.query_wire(name, rdtype, msg_id=4242) == query.to_wire(), name

@@ -210,10 +210,18 @@ async def certbot(
     extra: Sequence[str],
     env: Mapping[str, str],
     timeout: float = RUN_TIMEOUT,
+    *,
+    nice: int = 0,
 ) -> Issued:
-    """One certbot run; the certificate lands at live/<first domain>/cert.pem."""
+    """One certbot run; the certificate lands at live/<first domain>/cert.pem.
+
+    ``nice`` lowers the priority of certbot and its hooks below the servers' (Pebble,
+    BIND), as if the client ran on another host than the CA and the DNS server.
+    """
     full = {**env, "REQUESTS_CA_BUNDLE": str(ca_file)}
     argv = certbot_argv(directory, state, domains, *extra)
+    if nice:
+        argv = ["nice", "-n", str(nice), *argv]
     code, out, seconds = await _run(argv, full, state, timeout)
     live = state / "config" / "live" / domains[0].removeprefix("*.") / "cert.pem"
     return Issued(code, out, seconds, cert_names(live))

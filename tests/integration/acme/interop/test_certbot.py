@@ -7,6 +7,7 @@ the TXT value. After each issuance the zone must hold no value and no marker.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from collections.abc import Callable
 from pathlib import Path
@@ -44,6 +45,32 @@ async def test_certbot_issues_through_dnssync_hooks(
     """certbot --manual + dnssync hooks: a certificate for exactly the names asked; nothing left."""
     domains = [n.format(z=acme_zone) for n in names]
     await issue(pebble, hook_config(acme_zone), tmp_path / "certbot", domains)
+    assert leftovers(bind_server, acme_zone) == []
+
+
+BURST = 10
+
+
+@pytest.mark.timeout(900)
+async def test_certbot_burst_all_issue_and_leave_nothing(
+    pebble: Pebble,
+    bind_server: BindServer,
+    acme_zone: str,
+    hook_config: Callable[..., Path],
+    tmp_path: Path,
+) -> None:
+    """10 certbot processes ordering at once through dnssync's hooks all get their certificate."""
+    hooks = certbot_manual(hook_command("present"), hook_command("cleanup"))
+    env = hook_env(hook_config(acme_zone))
+    domains = [f"b{i}.{acme_zone}" for i in range(BURST)]
+    runs = await asyncio.gather(
+        *(
+            certbot(pebble.directory, pebble.ca_file, tmp_path / f"cb{i}", [d], hooks, env, 600)
+            for i, d in enumerate(domains)
+        )
+    )
+    failed = [(d, r.output[-2000:]) for d, r in zip(domains, runs, strict=True) if r.names != {d}]
+    assert failed == [], failed[0]
     assert leftovers(bind_server, acme_zone) == []
 
 
