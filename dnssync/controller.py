@@ -33,7 +33,7 @@ from dnssync.registry import Registry, RegistryOptions, decode_aes_key
 from dnssync.rfc2136 import applier
 from dnssync.rfc2136.client import Client, Timeouts, server_tls
 from dnssync.rfc2136.updates import describe
-from dnssync.rfc2136.zones import Read, ZoneReader
+from dnssync.rfc2136.zones import Read, SnapshotStore, ZoneReader
 from dnssync.sources.annotations import SourceOptions, parse_filter
 
 if TYPE_CHECKING:  # the one-shot CLI never loads aiohttp or prometheus-client
@@ -113,7 +113,7 @@ def domain_filter(cfg: TargetConfig) -> DomainFilter:
 class Target:
     """The live parts of one configured target."""
 
-    def __init__(self, cfg: TargetConfig) -> None:
+    def __init__(self, cfg: TargetConfig, *, store: SnapshotStore | None = None) -> None:
         self.cfg = cfg
         self.name = cfg.name
         timeouts = Timeouts(query=cfg.server.timeout, transfer=cfg.server.transfer_timeout)
@@ -147,7 +147,7 @@ class Target:
                 spread_reads=spread,
             )
         )
-        self.readers = {z: ZoneReader(self.transfer_client, z) for z in cfg.zones}
+        self.readers = {z: ZoneReader(self.transfer_client, z, store) for z in cfg.zones}
         try:
             aes = cfg.txt_encrypt_key
             self.registry = Registry(
