@@ -40,6 +40,7 @@ QUICK: dict[str, list[str]] = {
         *("--zone-records", "1000", "--informer-objects", "1000"),
     ],
     "acme": ["--rounds", "20"],
+    "oneshot": ["--records", "1000", "--rounds", "1"],
     "acme_burst": ["--challenges", "200"],
     "unknown_outcome": ["--records", "1000", "--stop", "4", "--timeout", "1"],
 }

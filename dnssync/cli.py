@@ -16,11 +16,11 @@ import asyncio
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dnssync.errors import ConfigError, DnssyncError
+from dnssync.errors import ConfigError, DnssyncError, InvalidInput
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -125,6 +125,19 @@ def _sync_options(sp: argparse.ArgumentParser) -> None:
     sp.add_argument("--target", action="append", help="only this target (repeatable)")
 
 
+def _state_options(sp: argparse.ArgumentParser) -> None:
+    state = sp.add_mutually_exclusive_group()
+    state.add_argument(
+        "--state-dir",
+        type=Path,
+        help="keep zone snapshots and converted manifests here between runs "
+        "(default: state_dir, else $XDG_STATE_HOME/dnssync or ~/.local/state/dnssync)",
+    )
+    state.add_argument(
+        "--no-state", action="store_true", help="read every zone and manifest afresh"
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="dnssync",
@@ -134,6 +147,7 @@ def _parser() -> argparse.ArgumentParser:
     for command, verb in (("plan", "plan past"), ("sync", "apply past")):
         sp = _add(sub, command)
         _sync_options(sp)
+        _state_options(sp)
         if command == "sync":
             sp.add_argument(
                 "--once", action="store_true", required=True, help="one pass, then exit"
@@ -330,8 +344,8 @@ def _select(cfg: Config, args: argparse.Namespace, *, need_manifests: bool) -> C
 async def _one_shot(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from dnssync.app import desired
     from dnssync.controller import Target
+    from dnssync.rfc2136.zones import SnapshotStore
 
     full = _config(args)
     # Without a manifests directory the cluster is listed once (no watch).
@@ -344,17 +358,23 @@ async def _one_shot(args: argparse.Namespace) -> int:
     err = Console(stderr=True)
     results: list[TargetResult] = []
     input_errors = 0
-    targets = [Target(tcfg) for tcfg in cfg.targets]
-    wanted = await desired(cfg, targets)
+    state = _state_dir(cfg, args)
+    store = SnapshotStore(state) if state is not None else None
+    targets = [Target(tcfg, store=store) for tcfg in cfg.targets]
+    listed = None
+    if cfg.manifests is None:  # the cluster, listed once (the service's libraries)
+        from dnssync.app import desired
+
+        listed = await desired(cfg, targets)
     for target in targets:
-        eps, problems = wanted[target.name].endpoints, wanted[target.name].errors
-        for problem in problems:
-            err.print(f"[yellow]input:[/] {problem}", markup=True, highlight=False)
-        input_errors += len(problems)
-        result = await _reconcile(
-            target, eps, apply=apply, force=args.force, complete=not problems, console=err
-        )
+        if listed is not None:
+            wanted = listed[target.name]
+            result, errors = await _one_target(target, wanted.endpoints, wanted.errors, args, err)
+        else:
+            assert cfg.manifests is not None
+            result, errors = await _from_manifests(target, cfg.manifests, args, state, err)
         results.append(result)
+        input_errors += errors
         _report(out, result, applied=apply, limit=None if args.all else ROWS, owner_of=owner_of)
     nowhere = _report_nowhere(out, results, owner_of)
     summary = _summary(results, nowhere, applied=apply, input_errors=input_errors)
@@ -368,6 +388,60 @@ async def _one_shot(args: argparse.Namespace) -> int:
     if not apply and summary.pending:
         return EXIT_PENDING
     return EXIT_OK
+
+
+async def _from_manifests(
+    target: Target, manifests: Path, args: argparse.Namespace, state: Path | None, err: Console
+) -> tuple[TargetResult, int]:
+    """One target's pass from the manifests directory: its result and input errors.
+
+    With a state directory, a target whose inputs and zone serials are as in
+    a quiet earlier run costs one SOA query per zone (see :mod:`dnssync.oneshot`),
+    and unchanged manifests are not parsed again.
+    """
+    from dnssync.oneshot import IdleMarks, fingerprint
+    from dnssync.sources.manifestcache import ManifestCache
+    from dnssync.sources.manifests import load_manifests
+
+    if state is None:
+        loaded = load_manifests(manifests, target.source_options)
+        return await _one_target(target, loaded.endpoints, loaded.errors, args, err)
+    marks = IdleMarks(state)
+    mark = fingerprint(target.cfg, manifests)
+    idle = await marks.replay(target, mark)
+    if idle is not None:
+        return idle, 0
+    cache = ManifestCache(state, manifests, target.source_options)
+    loaded = load_manifests(manifests, target.source_options, cache=cache)
+    result, errors = await _one_target(target, loaded.endpoints, loaded.errors, args, err)
+    marks.remember(target, mark, result, complete=not errors)
+    return result, errors
+
+
+async def _one_target(
+    target: Target,
+    endpoints: Iterable[Endpoint],
+    problems: Sequence[InvalidInput],
+    args: argparse.Namespace,
+    err: Console,
+) -> tuple[TargetResult, int]:
+    """Plan (and with ``sync``, apply) one target; its result and input errors."""
+    kinds = set(target.cfg.sources)
+    eps = [e for e in endpoints if e.source.kind in kinds]
+    for problem in problems:
+        err.print(f"[yellow]input:[/] {problem}", markup=True, highlight=False)
+    apply = args.command == "sync"
+    result = await _reconcile(
+        target, eps, apply=apply, force=args.force, complete=not problems, console=err
+    )
+    for reader in target.readers.values():
+        await reader.persist()
+    return result, len(problems)
+
+
+def _state_dir(cfg: Config, args: argparse.Namespace) -> Path | None:
+    """Where snapshots and converted manifests outlive this run, if anywhere."""
+    return None if args.no_state else args.state_dir or cfg.state_dir
 
 
 class _Summary:

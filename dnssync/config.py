@@ -626,6 +626,9 @@ class Config(_Model):
 
     targets: tuple[TargetConfig, ...] = ()
     manifests: Path | None = None
+    #: Where ``plan`` / ``sync --once`` keep zone snapshots and converted
+    #: manifests between runs; null keeps nothing (see :func:`load` for the default).
+    state_dir: Path | None = None
     kubernetes: KubernetesConfig = KubernetesConfig()
     leader_election: LeaderElectionConfig = LeaderElectionConfig()
     reconcile: ReconcileConfig = ReconcileConfig()
@@ -712,6 +715,8 @@ def load(path: Path | None, *, env: Mapping[str, str] | None = None) -> Config:
     _apply_env(data, env)
     base = path.parent if path is not None else Path.cwd()
     _resolve_paths(data, base)
+    if "state_dir" not in data:
+        data["state_dir"] = default_state_dir(env)
     try:
         return Config.model_validate(data)
     except ValidationError as e:
@@ -720,6 +725,14 @@ def load(path: Path | None, *, env: Mapping[str, str] | None = None) -> Config:
         raise ConfigError(
             f"invalid configuration in {source}:\n  " + "\n  ".join(problems)
         ) from None
+
+
+def default_state_dir(env: Mapping[str, str]) -> str | None:
+    """``$XDG_STATE_HOME/dnssync``, else ``~/.local/state/dnssync``; None without either."""
+    if env.get("XDG_STATE_HOME", "").startswith("/"):
+        return str(Path(env["XDG_STATE_HOME"], "dnssync"))
+    home = env.get("HOME", "")
+    return str(Path(home, ".local", "state", "dnssync")) if home.startswith("/") else None
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
@@ -838,6 +851,9 @@ def _resolve_paths(data: dict[str, Any], base: Path) -> None:
             node[key] = str(base / value)
 
     fix(data, "manifests")
+    if isinstance(data.get("state_dir"), str) and data["state_dir"].startswith("~"):
+        data["state_dir"] = str(Path(data["state_dir"]).expanduser())
+    fix(data, "state_dir")
     for target in data.get("targets") or []:
         if not isinstance(target, dict):
             continue

@@ -33,7 +33,7 @@ from dnssync.registry import Registry, RegistryOptions, decode_aes_key
 from dnssync.rfc2136 import applier
 from dnssync.rfc2136.client import Client, Timeouts
 from dnssync.rfc2136.updates import describe
-from dnssync.rfc2136.zones import Read, ZoneReader
+from dnssync.rfc2136.zones import Read, SnapshotStore, ZoneReader
 from dnssync.sources.convert import SourceOptions
 from dnssync.sources.selector import parse_filter
 
@@ -114,7 +114,7 @@ def domain_filter(cfg: TargetConfig) -> DomainFilter:
 class Target:
     """The live parts of one configured target."""
 
-    def __init__(self, cfg: TargetConfig) -> None:
+    def __init__(self, cfg: TargetConfig, *, store: SnapshotStore | None = None) -> None:
         self.cfg = cfg
         self.name = cfg.name
         timeouts = Timeouts(query=cfg.server.timeout, transfer=cfg.server.transfer_timeout)
@@ -129,7 +129,7 @@ class Target:
                 cfg.server, cfg.transfer_key.tsig(), timeouts=timeouts, label=label, gss=False
             )
         )
-        self.readers = {z: ZoneReader(self.transfer_client, z) for z in cfg.zones}
+        self.readers = {z: ZoneReader(self.transfer_client, z, store) for z in cfg.zones}
         try:
             aes = cfg.txt_encrypt_key
             self.registry = Registry(

@@ -96,9 +96,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
 from dnssync.errors import ConfigError, InvalidInput, InvalidName
 from dnssync.model import Ownership, ZoneSnapshot
 from dnssync.names import MAX_LABEL, MAX_NAME, in_zone, is_acme_name, split_first
@@ -305,6 +302,9 @@ def encrypt_value(plain: str, key: bytes) -> str:
     callers deleting a stored value should use the value they read
     (:attr:`Claim.ownership`) rather than a re-encryption of it.
     """
+    # cryptography costs ~30 ms to import: only targets with an AES key pay it.
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
     data = plain.encode()
     nonce = hmac.new(key, data, hashlib.sha256).digest()[:NONCE_SIZE]
     sealed = AESGCM(key).encrypt(nonce, _gzip(data), None)
@@ -319,6 +319,9 @@ def decrypt_value(text: str, key: bytes) -> str | None:
         return None
     if len(data) <= NONCE_SIZE:
         return None
+    from cryptography.exceptions import InvalidTag
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
     try:
         packed = AESGCM(key).decrypt(data[:NONCE_SIZE], data[NONCE_SIZE:], None)
     except (InvalidTag, ValueError):

@@ -11,6 +11,8 @@
   zones; unsigned ones see frozen copies, or nothing).
 - `control_plane`: a real etcd + kube-apiserver (RBAC on, config/deploy's RBAC applied),
   started once per session the first time a test asks for it (see tests/realkube.py).
+- `_session_state_home` (autouse): ``XDG_STATE_HOME`` points into the session's temporary
+  directory, so the CLI's zone snapshots and manifest cache stay inside the session.
 - `bind_secondary`: a second BIND that serves secondary copies of `bind_server`'s zones
   (`add_secondary_zone`), fed by NOTIFY + IXFR.
 
@@ -78,6 +80,15 @@ def _running(kind: str, cls: type[S]) -> Iterator[S]:
     assert isinstance(server, cls)
     yield server
     server.close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _session_state_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The CLI's default state directory is this session's own (never the home's): a
+    zone snapshot from another session's server on the same port is never found."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("state-home")))
+        yield
 
 
 @pytest.fixture(scope="session")

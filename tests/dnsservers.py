@@ -804,6 +804,25 @@ class BindServer(DNSServer):
         if self.running:
             self.wait_for_zone(name)
 
+    def request_counts(self) -> dict[str, int]:
+        """What BIND has answered since it started, from `rndc stats`: requests by
+        opcode (``QUERY``, ``UPDATE``) and queries by type (``SOA``, ``AXFR``, ``IXFR``).
+
+        Counters are server-wide: take the difference around what is measured.
+        """
+        stats = self.workdir / "named.stats"
+        stats.unlink(missing_ok=True)
+        self._rndc("stats")
+        counts: dict[str, int] = {}
+        section = ""
+        for line in stats.read_text().splitlines():
+            if line.startswith("++ "):
+                section = line.strip("+ ")
+            elif section in ("Incoming Requests", "Incoming Queries") and line.strip():
+                number, _, name = line.strip().partition(" ")
+                counts[name] = counts.get(name, 0) + int(number)
+        return counts
+
     def _rndc(self, *args: str) -> str:
         return _run(
             [self.RNDC, "-c", str(self.workdir / "rndc.conf"), *args],

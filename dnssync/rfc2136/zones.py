@@ -16,6 +16,13 @@ snapshot never moves back.
 
 Only :data:`~dnssync.model.READ_TYPES` keep their values; other records
 only mark their owner name as in use (CNAME exclusivity needs that).
+
+With a :class:`SnapshotStore` (the one-shot CLI's state directory) the
+verified state also outlives the process: a later run starts from it, so
+an unchanged zone costs one SOA query and a changed one an IXFR from the
+stored serial.  The stored state is used only at its own serial, and it is
+dropped as soon as we write to the zone (a server may keep its serial on
+UPDATE); a damaged file is a fresh transfer.
 """
 
 from __future__ import annotations
@@ -24,7 +31,10 @@ import asyncio
 import logging
 from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
+from dnssync import statefile
 from dnssync.errors import DNSError, DNSTimeout, ServerRefused, TransferFailed
 from dnssync.model import RecordKey, RRset, ZoneSnapshot
 from dnssync.rfc2136 import wire
@@ -101,6 +111,79 @@ class _State:
         others.add(zone)
         return ZoneSnapshot(zone, serial, rrsets, frozenset(others))
 
+    def to_json(self) -> dict[str, Any]:
+        ttls = self.ttls
+        return {
+            "sets": [[k.name, k.type, ttls[k], sorted(v)] for k, v in self.sets.items()],
+            "others": sorted(self.others.items()),
+        }
+
+    @classmethod
+    def from_json(cls, data: Any) -> _State:
+        """The state :meth:`to_json` wrote; raises ValueError on anything else."""
+        state = cls()
+        kept = frozenset(_KEEP.values())
+        try:
+            for name, type_, ttl, values in data["sets"]:
+                ok = type(name) is str and type_ in kept and type(ttl) is int
+                if not ok or not values or not all(type(v) is str for v in values):
+                    raise ValueError("bad record set")
+                key = RecordKey(name, type_)
+                state.sets[key] = set(values)
+                state.ttls[key] = ttl
+            for name, count in data["others"]:
+                if type(name) is not str or type(count) is not int or count < 1:
+                    raise ValueError("bad name")
+                state.others[name] = count
+        except (KeyError, TypeError) as e:
+            raise ValueError(f"bad state: {e}") from None
+        return state
+
+
+class SnapshotStore:
+    """Verified zone states on disk: one file per server, key and zone.
+
+    A file names its server (addresses, TLS), TSIG key, zone and serial, and
+    is trusted only when all of them match (see :mod:`dnssync.statefile`
+    for damage and atomic writes).
+    """
+
+    FORMAT = 1
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory / "zones"
+
+    def _path(self, identity: list[str]) -> Path:
+        return self.directory / f"{statefile.file_key(*identity)}.json"
+
+    def load(self, identity: list[str]) -> tuple[int, _State] | None:
+        path = self._path(identity)
+        data = statefile.read(path, "zone snapshot")
+        if data is None:
+            return None
+        try:
+            if data.get("format") != self.FORMAT or data.get("identity") != identity:
+                raise ValueError("written for another server, zone or format")
+            serial = data["serial"]
+            if type(serial) is not int:
+                raise ValueError("bad serial")
+            return serial, _State.from_json(data["state"])
+        except (AttributeError, KeyError, ValueError) as e:
+            log.warning("state: zone snapshot %s is damaged (%s); transferring afresh", path, e)
+            return None
+
+    def save(self, identity: list[str], serial: int, state: _State) -> None:
+        value = {
+            "format": self.FORMAT,
+            "identity": identity,
+            "serial": serial,
+            "state": state.to_json(),
+        }
+        statefile.write(self._path(identity), value, "zone snapshot")
+
+    def discard(self, identity: list[str]) -> None:
+        statefile.remove(self._path(identity), "zone snapshot")
+
 
 def serial_behind(serial: int, than: int) -> bool:
     """Whether ``serial`` is older than ``than`` in serial arithmetic (RFC 1982)."""
@@ -110,12 +193,20 @@ def serial_behind(serial: int, than: int) -> bool:
 class ZoneReader:
     """Reads one zone from one server, remembering the last verified state."""
 
-    def __init__(self, client: Client, zone: str) -> None:
+    def __init__(self, client: Client, zone: str, store: SnapshotStore | None = None) -> None:
         self.client = client
         self.zone = zone
         self._state: _State | None = None
         self._snapshot: ZoneSnapshot | None = None
         self._stale = False
+        self._store = store
+        self._restored = store is None
+
+    def _identity(self) -> list[str]:
+        c = self.client
+        key = c.key.name.to_text(omit_final_dot=True).lower() if c.key else ""
+        hosts = ",".join(h.name for h in c.hosts)
+        return [f"{'tls://' if c.tls else ''}{hosts}", key, self.zone]
 
     @property
     def cached(self) -> ZoneSnapshot | None:
@@ -125,9 +216,23 @@ class ZoneReader:
         """We changed the zone: don't trust an unchanged serial next time.
 
         Some servers keep the serial on UPDATE (PowerDNS without
-        SOA-EDIT-DNSUPDATE); the next read then transfers in full.
+        SOA-EDIT-DNSUPDATE); the next read then transfers in full.  The
+        stored state is dropped too: a later run must not trust it.
         """
         self._stale = True
+        if self._store is not None:
+            self._store.discard(self._identity())
+
+    async def persist(self) -> None:
+        """Bring the stored state up to date after our own writes (an IXFR of
+        them where the server bumps its serial), so the next run's unchanged
+        zone costs one SOA query.  Best effort: a failure leaves no state."""
+        if self._store is None or not self._stale:
+            return
+        try:
+            await self.read()
+        except DNSError as e:
+            log.info("zone %s: not kept for the next run (%s)", self.zone, e)
 
     def forget(self) -> None:
         """Drop the cache: the next read is a full AXFR (drift repair)."""
@@ -154,6 +259,8 @@ class ZoneReader:
     async def _read(self) -> Read:
         start = None if self._stale else self.client.read_start()
         serial = await self.client.soa_serial(self.zone, start=start)
+        if not self._restored:
+            self._restore()
         cached = self._snapshot
         if start is not None and cached is not None and serial_behind(serial, cached.serial):
             log.info(
@@ -206,6 +313,16 @@ class ZoneReader:
             add(rec)
         return self._install(state, serial, kind, nbytes)
 
+    def _restore(self) -> None:
+        """Start from the stored state, if any (once, before the first transfer)."""
+        self._restored = True
+        assert self._store is not None
+        found = self._store.load(self._identity())
+        if found is not None and self._snapshot is None:
+            serial, state = found
+            self._state = state
+            self._snapshot = state.snapshot(self.zone, serial)
+
     def _install(self, state: _State, serial: int, kind: str, nbytes: int) -> Read:
         cached = self._snapshot
         if self.client.hosts.spread and cached and serial_behind(serial, cached.serial):
@@ -220,6 +337,8 @@ class ZoneReader:
         self._state = state
         self._snapshot = snapshot
         self._stale = False
+        if self._store is not None:
+            self._store.save(self._identity(), serial, state)
         return Read(snapshot, kind, nbytes)
 
     def _require_cached(self) -> ZoneSnapshot:

@@ -30,6 +30,7 @@ cluster IP, so targets come from the ``target`` annotation or
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import itertools
 import os
 import re
@@ -51,6 +52,7 @@ from dnssync.kinds import KINDS
 from dnssync.model import Endpoint, ObjectRef
 from dnssync.sources.convert import SourceOptions
 from dnssync.sources.index import CONVERTERS
+from dnssync.sources.manifestcache import Converted, ManifestCache, Piece
 from dnssync.yamlnodes import ExpansionTooLarge, check_expansion
 
 SUFFIXES: Final = (".yaml", ".yml")
@@ -255,11 +257,55 @@ def _yaml_problem(error: yaml.YAMLError, first_line: int) -> str:
     return text
 
 
+def convert_document(document: object, options: SourceOptions) -> list[Converted]:
+    """Every object of a registry kind in one parsed document, converted (pure)."""
+    out = []
+    for obj, kind, suffix in _objects(document, "", ""):
+        label = _BY_KIND[kind].ref
+        convert = CONVERTERS[label]
+        meta = obj.get("metadata")
+        meta = meta if isinstance(meta, Mapping) else {}
+        name = meta.get("name")
+        result = convert(obj, options)
+        out.append(
+            Converted(
+                label,
+                str(meta.get("namespace") or "default"),
+                str(name),
+                isinstance(name, str),
+                suffix,
+                result.endpoints,
+                result.errors,
+            )
+        )
+    return out
+
+
+def _objects(
+    document: object, where: str, item_kind: str
+) -> Iterator[tuple[Mapping[str, Any], str, str]]:
+    if not isinstance(document, Mapping):
+        return  # empty documents, stray scalars: nothing Kubernetes would apply
+    kind = document.get("kind") or item_kind
+    if not isinstance(kind, str):
+        return
+    if kind in _LIST_ITEM_KIND:
+        items = document.get("items")
+        if isinstance(items, list):
+            for i, item in enumerate(items):
+                yield from _objects(item, f"{where} items[{i}]", _LIST_ITEM_KIND[kind])
+        return
+    entry = _BY_KIND.get(kind)
+    if entry is not None and entry.fits(document.get("apiVersion")):
+        yield document, kind, where
+
+
 class _Collector:
     """Collects objects and errors across files."""
 
-    def __init__(self, options: SourceOptions) -> None:
+    def __init__(self, options: SourceOptions, cache: ManifestCache | None = None) -> None:
         self.options = options
+        self.cache = cache
         self.endpoints: list[Endpoint] = []
         self.errors: list[InvalidInput] = []
         self.objects = 0
@@ -274,67 +320,78 @@ class _Collector:
         except (OSError, UnicodeDecodeError) as e:
             self.error(f"can't be read: {e}", str(file))
             return
+        cached = self.cache.file(text) if self.cache is not None else None
+        if cached is not None:
+            self.take(file, [(piece, "") for piece in cached])
+            return
         # One scan of the whole file decides whether every piece may take
         # the fast parser (the usual case); otherwise each piece is checked.
         checked = not _needs_yaml_1_1(text)
         pieces = [(line, c) if _may_hold_objects(c) else None for line, c in _chunks(text)]
-        self.take(file, [parse_chunk(p, checked=checked) for p in pieces])
+        keys: list[str | None] = []
+        converted = [self.piece(p, checked, keys) for p in pieces]
+        kept = all(k is not None or p is None for k, p in zip(keys, pieces, strict=True))
+        if self.cache is not None and kept:
+            self.cache.put_file(text, keys)
+        self.take(file, converted)
 
-    def take(self, file: Path, parsed: list[_Parsed]) -> None:
-        """Collect one file's parsed pieces in order, numbering its documents."""
+    def piece(
+        self, chunk: tuple[int, str] | None, checked: bool, keys: list[str | None]
+    ) -> tuple[Piece, str]:
+        """One piece parsed and converted, or from the cache; its cache key goes
+        to ``keys`` (None: skipped, or not kept)."""
+        if chunk is None or self.cache is None:
+            keys.append(None)
+            return (None, "") if chunk is None else self.convert(chunk, checked)
+        # The parse depends on the text and `checked` only: the first line
+        # enters problems alone, and a piece with a problem is not kept.
+        key = self.cache.key(chunk[1], checked)
+        found = self.cache.get(key)
+        if found is not None:
+            keys.append(key)
+            return found, ""
+        piece, problem = self.convert(chunk, checked)
+        assert piece is not None
+        keys.append(key if not problem and self.cache.put(key, piece) else None)
+        return piece, problem
+
+    def convert(self, chunk: tuple[int, str], checked: bool) -> tuple[Piece, str]:
+        documents, problem = parse_chunk(chunk, checked=checked)
+        assert documents is not None
+        return [convert_document(d, self.options) for d in documents], problem
+
+    def take(self, file: Path, converted: list[tuple[Piece, str]]) -> None:
+        """Collect one file's converted pieces in order, numbering its documents."""
         number = 0
-        for documents, problem in parsed:
+        for documents, problem in converted:
             if documents is None:  # a piece skipped unparsed still counts
                 number += 1
                 continue
-            for document in documents:
+            for objects in documents:
                 number += 1
-                self.document(document, f"{file} document {number}")
+                self.document(objects, f"{file} document {number}")
             if problem:
                 self.error(problem, str(file))
 
-    def document(self, document: object, where: str) -> None:
-        for obj, kind, item_where in self._objects(document, where, ""):
-            label = _BY_KIND[kind].ref
-            convert = CONVERTERS[label]
+    def document(self, objects: list[Converted], where: str) -> None:
+        for obj in objects:
+            item_where = where + obj.suffix
             self.objects += 1
-            meta = obj.get("metadata")
-            meta = meta if isinstance(meta, Mapping) else {}
-            namespace = meta.get("namespace") or "default"
-            name = meta.get("name")
-            key = (label, str(namespace), str(name))
+            key = (obj.label, obj.namespace, obj.name)
             first = self.seen.get(key)
-            if first is not None and isinstance(name, str):
+            if first is not None and obj.named:
                 self.error(
-                    f"{label} {namespace}/{name} is defined again (first in {first}); ignored",
+                    f"{obj.label} {obj.namespace}/{obj.name} is defined again "
+                    f"(first in {first}); ignored",
                     item_where,
                 )
                 continue
             self.seen.setdefault(key, item_where)
-            result = convert(obj, self.options)
-            self.endpoints.extend(result.endpoints)
+            self.endpoints.extend(obj.endpoints)
             self.errors.extend(
                 type(e)(e.message, where=f"{item_where}: {e.where}" if e.where else item_where)
-                for e in result.errors
+                for e in obj.errors
             )
-
-    def _objects(
-        self, document: object, where: str, item_kind: str
-    ) -> Iterator[tuple[Mapping[str, Any], str, str]]:
-        if not isinstance(document, Mapping):
-            return  # empty documents, stray scalars: nothing Kubernetes would apply
-        kind = document.get("kind") or item_kind
-        if not isinstance(kind, str):
-            return
-        if kind in _LIST_ITEM_KIND:
-            items = document.get("items")
-            if isinstance(items, list):
-                for i, item in enumerate(items):
-                    yield from self._objects(item, f"{where} items[{i}]", _LIST_ITEM_KIND[kind])
-            return
-        entry = _BY_KIND.get(kind)
-        if entry is not None and entry.fits(document.get("apiVersion")):
-            yield document, kind, where
 
 
 #: One parsed piece: its documents (None: skipped unparsed) and a problem.
@@ -405,16 +462,34 @@ def parse_chunk(chunk: tuple[int, str] | None, *, checked: bool = False) -> _Par
     return documents, ""
 
 
-def load_manifests(path: Path, options: SourceOptions) -> ManifestResult:
+def manifests_digest(path: Path) -> str:
+    """A digest of every file :func:`load_manifests` would read: their paths and bytes."""
+    h = hashlib.sha256()
+    for file in manifest_files(path):
+        h.update(str(file).encode("utf-8", "surrogateescape") + b"\0")
+        try:
+            h.update(hashlib.sha256(file.read_bytes()).digest())
+        except OSError as e:
+            h.update(f"unreadable: {e.errno}".encode())
+    return h.hexdigest()
+
+
+def load_manifests(
+    path: Path, options: SourceOptions, *, cache: ManifestCache | None = None
+) -> ManifestResult:
     """Load every Service and Ingress under ``path`` and convert them.
 
     Raises :class:`ConfigError` only when ``path`` itself is missing or
     unreadable; every problem inside the files is returned in ``errors``.
+    With a ``cache``, a file or document seen before is not parsed again
+    (the result is the same), and the cache is saved at the end.
     """
-    loader = _Collector(options)
+    loader = _Collector(options, cache)
     files = manifest_files(path)
     for file in files:
         loader.load_file(file)
+    if cache is not None:
+        cache.save()
     endpoints = sorted(loader.endpoints, key=lambda e: (e.name, e.type, e.source))
     return ManifestResult(tuple(endpoints), tuple(loader.errors), loader.objects)
 

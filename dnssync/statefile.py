@@ -1,0 +1,82 @@
+"""Files in the state directory: checksummed JSON, replaced atomically.
+
+The one-shot commands (``plan``, ``sync --once``) keep what they learnt
+between runs under the state directory (zone snapshots, converted
+manifests), so an unchanged input costs no work the next time.  A file is
+whole and verified, or it is not used: its first line carries a SHA-256 of
+the rest, so a truncated or edited file reads as damaged -- one log line,
+and the caller starts afresh (a transfer, a parse).  Writes go to a
+temporary file in the same directory and are renamed over the old one, so
+a reader never sees half a file.  The state is a cache: a write that fails
+(read-only home, full disk) is one log line and the run goes on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+_MAGIC = b"dnssync-state 1 "
+
+
+def file_key(*parts: str) -> str:
+    """A file name for what ``parts`` identify (server, key, zone, ...)."""
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:32]
+
+
+def read(path: Path, what: str) -> Any | None:
+    """The JSON value kept at ``path``; None when absent or damaged (then logged)."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as e:
+        log.warning("state: cannot read %s %s (%s); starting afresh", what, path, e.strerror)
+        return None
+    head, newline, body = data.partition(b"\n")
+    digest = hashlib.sha256(body).hexdigest().encode()
+    if not newline or head != _MAGIC + digest:
+        log.warning("state: %s %s is damaged; starting afresh", what, path)
+        return None
+    try:
+        return json.loads(body)
+    except ValueError:  # a checksum over bad JSON: not written by us
+        log.warning("state: %s %s is damaged; starting afresh", what, path)
+        return None
+
+
+def write(path: Path, value: Any, what: str) -> None:
+    """Replace ``path`` with ``value`` atomically (tmp + rename); failures are logged.
+
+    No fsync: a file cut short by a crash fails its checksum and is ignored,
+    which is all a cache needs.
+    """
+    body = json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+    data = _MAGIC + hashlib.sha256(body).hexdigest().encode() + b"\n" + body
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        # 0600: a snapshot shows every record of a zone, transfers of which are signed.
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with open(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except OSError as e:
+        log.warning("state: cannot write %s %s (%s)", what, path, e.strerror)
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+
+
+def remove(path: Path, what: str) -> None:
+    """Drop ``path`` (it no longer holds the truth); failures are logged."""
+    try:
+        path.unlink(missing_ok=True)
+    except OSError as e:
+        log.warning("state: cannot remove %s %s (%s)", what, path, e.strerror)
