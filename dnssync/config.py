@@ -48,6 +48,7 @@ from pydantic import (
 from dnssync.errors import ConfigError, InvalidName
 from dnssync.model import Policy
 from dnssync.names import normalize, tsig_algorithm
+from dnssync.rtypes import TYPES
 from dnssync.yamlnodes import ExpansionTooLarge, check_expansion, yaml_problem
 
 ENV_PREFIX = "DNSSYNC_"
@@ -225,8 +226,8 @@ class TargetConfig(_Model):
     exclude_domains: tuple[str, ...] = ()
     regex_domain_filter: str = ""
     regex_domain_exclusion: str = ""
-    #: external-dns's --managed-record-types (of A, AAAA, CNAME).
-    managed_record_types: tuple[Literal["A", "AAAA", "CNAME"], ...] = ("A", "AAAA", "CNAME")
+    #: external-dns's --managed-record-types: of dnssync.rtypes.TYPES, default as external-dns.
+    managed_record_types: tuple[str, ...] = ("A", "AAAA", "CNAME")
     sources: tuple[Literal["service", "ingress"], ...] = ("service", "ingress")
     default_targets: tuple[str, ...] = ()
     ttl: TTLConfig = TTLConfig()
@@ -247,6 +248,15 @@ class TargetConfig(_Model):
             return tuple(normalize(z, underscore=True, wildcard=False) for z in v)
         except InvalidName as e:
             raise ValueError(str(e)) from None
+
+    @field_validator("managed_record_types")
+    @classmethod
+    def _record_types(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        types = tuple(t.upper() for t in v)
+        unknown = [t for t in types if t not in TYPES]
+        if unknown:
+            raise ValueError(f"unknown record type {unknown[0]!r}; known: {', '.join(TYPES)}")
+        return types
 
     @model_validator(mode="after")
     def _checks(self) -> TargetConfig:
