@@ -360,6 +360,9 @@ def _wire_txt(value: str) -> bytes:
 
 
 def _decode_txt(wire: bytes, pos: int, end: int, read: NameReader) -> str:
+    if pos < end and wire[pos] == end - pos - 1 and wire[pos + 1 : pos + 2] != b'"':
+        # One string, the common case (ownership values): the content itself.
+        return wire[pos + 1 : end].decode("utf-8", "surrogateescape")
     strings = []
     i = pos
     while i < end:

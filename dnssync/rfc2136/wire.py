@@ -165,6 +165,8 @@ def _parse(wire: bytes) -> Message:
     tsig: TsigRecord | None = None
     total = an + ns + ar
     unpack_rr = _RR.unpack_from
+    read_name = names.read
+    by_code = BY_CODE
     for index in range(total):
         rr_start = pos
         owner, pos = names.read(pos)
@@ -177,10 +179,10 @@ def _parse(wire: bytes) -> Message:
         if end > len(wire):
             raise WireError(f"record {owner} runs past the end of the message")
         if index < an:
-            rtype = BY_CODE.get(rdtype)
+            rtype = by_code.get(rdtype)
             if rtype is not None:
                 try:
-                    value = rtype.decode(wire, pos, end, names.read)
+                    value = rtype.decode(wire, pos, end, read_name)
                 except RdataError as e:
                     raise WireError(f"{rtype.name} record {owner}: {e}") from None
                 append(Record(owner, rdtype, ttl, value))
