@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
     from dnssync.config import Config
     from dnssync.controller import Target, TargetResult
-    from dnssync.model import Change, Endpoint
+    from dnssync.model import Change, Endpoint, RRset
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -524,25 +524,37 @@ async def _reconcile(
 _Row = tuple[str, str, str, str, str, str]
 
 
+def _values(rrset: RRset) -> str:
+    """A record set's values as the table prints them (TXT quoted), markup escaped."""
+    from rich.markup import escape
+
+    from dnssync.rtypes import show
+
+    return escape(", ".join(show(rrset.type, v) for v in rrset.values))
+
+
 def _rows(change: Change) -> list[_Row]:
     """The table rows of one change: one per record set it deletes, creates or updates."""
+    from rich.markup import escape
+
     rows: list[_Row] = []
     if not change.old and not change.new:  # an orphaned ownership record
         rows.extend(
-            ("[red]delete[/]", left.name, "TXT", left.value, "", "") for left in change.leftovers
+            ("[red]delete[/]", left.name, "TXT", escape(left.value), "", "")
+            for left in change.leftovers
         )
     for o in change.old:
         if all(n.rrset.type != o.rrset.type for n in change.new):
-            values = ", ".join(o.rrset.values)
+            values = _values(o.rrset)
             rows.append(
                 ("[red]delete[/]", change.name, o.rrset.type, values, str(o.rrset.ttl), o.resource)
             )
     for n in change.new:
         before = next((o for o in change.old if o.rrset.type == n.rrset.type), None)
         action = "[green]create[/]" if before is None else "[yellow]update[/]"
-        targets = ", ".join(n.rrset.values)
+        targets = _values(n.rrset)
         if before is not None and before.rrset.values != n.rrset.values:
-            targets = f"{', '.join(before.rrset.values)} → {targets}"
+            targets = f"{_values(before.rrset)} → {targets}"
         rows.append((action, change.name, n.rrset.type, targets, str(n.rrset.ttl), n.resource))
     return rows
 

@@ -49,6 +49,7 @@ from dnssync.errors import ConfigError, InvalidName
 from dnssync.kinds import BY_NAME, DEFAULT_SOURCES, SourceKind
 from dnssync.model import Policy
 from dnssync.names import normalize, tsig_algorithm
+from dnssync.rtypes import TYPES
 from dnssync.yamlnodes import ExpansionTooLarge, check_expansion, yaml_problem
 
 ENV_PREFIX = "DNSSYNC_"
@@ -279,8 +280,8 @@ class TargetConfig(_Model):
     exclude_domains: tuple[str, ...] = ()
     regex_domain_filter: str = ""
     regex_domain_exclusion: str = ""
-    #: external-dns's --managed-record-types (of A, AAAA, CNAME).
-    managed_record_types: tuple[Literal["A", "AAAA", "CNAME"], ...] = ("A", "AAAA", "CNAME")
+    #: external-dns's --managed-record-types: of dnssync.rtypes.TYPES, default as external-dns.
+    managed_record_types: tuple[str, ...] = ("A", "AAAA", "CNAME")
     #: external-dns's --source values (the source registry: dnssync/kinds.py).
     sources: tuple[str, ...] = DEFAULT_SOURCES
     default_targets: tuple[str, ...] = ()
@@ -321,6 +322,15 @@ class TargetConfig(_Model):
             return tuple(normalize(z, underscore=True, wildcard=False) for z in v)
         except InvalidName as e:
             raise ValueError(str(e)) from None
+
+    @field_validator("managed_record_types")
+    @classmethod
+    def _record_types(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        types = tuple(t.upper() for t in v)
+        unknown = [t for t in types if t not in TYPES]
+        if unknown:
+            raise ValueError(f"unknown record type {unknown[0]!r}; known: {', '.join(TYPES)}")
+        return types
 
     @model_validator(mode="after")
     def _checks(self) -> TargetConfig:

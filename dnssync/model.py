@@ -4,8 +4,7 @@ Sources produce :class:`Endpoint` s (what the cluster wants), the zone reader
 produces a :class:`ZoneSnapshot` (what the server has), the planner turns both
 into a :class:`Plan` of :class:`Change` s, and the update builder turns
 changes into RFC 2136 messages.  Names are canonical (see :mod:`dnssync.names`);
-record values are canonical text (A/AAAA in their shortest form, CNAME as a
-canonical name, TXT as the decoded string).
+record values are canonical text, as :mod:`dnssync.rtypes` defines it per type.
 """
 
 from __future__ import annotations
@@ -15,10 +14,14 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import NamedTuple
 
-#: Record types dnssync publishes for endpoints.
+from dnssync.rtypes import TYPES
+
+#: Record types dnssync manages unless told otherwise (external-dns's
+#: ``--managed-record-types`` default); :data:`dnssync.rtypes.TYPES` lists all it can.
 MANAGED_TYPES: frozenset[str] = frozenset({"A", "AAAA", "CNAME"})
-#: Types the zone reader keeps (managed ones plus their ownership TXTs).
-READ_TYPES: frozenset[str] = MANAGED_TYPES | {"TXT"}
+#: Types the zone reader keeps the values of: every type dnssync can publish
+#: (TXT among them, which also carries the ownership records).
+READ_TYPES: frozenset[str] = frozenset(TYPES)
 
 
 class Policy(StrEnum):

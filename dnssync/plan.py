@@ -49,11 +49,11 @@ from __future__ import annotations
 
 import ipaddress
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
 from dnssync.domainfilter import DomainFilter
-from dnssync.errors import InvalidName
+from dnssync.errors import InvalidInput, InvalidName
 from dnssync.model import (
     MANAGED_TYPES,
     Action,
@@ -69,8 +69,9 @@ from dnssync.model import (
     Skipped,
     ZoneSnapshot,
 )
-from dnssync.names import in_zone, zone_for
+from dnssync.names import in_zone, is_acme_name, zone_for
 from dnssync.registry import Claim, Registry
+from dnssync.rtypes import TYPES, parse_values
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,8 +170,19 @@ class _Planner:
         #: TXT names some change of this plan already writes or deletes at:
         #: two messages must not both carry the RRset as a prerequisite.
         self.txt_touched: set[str] = set()
-        for key, rrset in snapshot.rrsets.items():
+        #: Every type at each name, managed or not (CNAME exclusivity).
+        self.types_at: dict[str, set[str]] = defaultdict(set)
+        #: Names whose TXT record set holds registry values (ownership records).
+        self.heritage_txt: set[str] = set()
+        #: Desired record sets that could not be planned (a bad value, say):
+        #: what is there stays as it is -- neither updated, deleted nor listed.
+        self.held: set[RecordKey] = set()
+        for key, raw in snapshot.rrsets.items():
+            self.types_at[key.name].add(key.type)
             if key.type not in options.managed_types:
+                continue
+            rrset = self._published(raw)
+            if rrset is None:
                 continue
             cur = self.by_name[key.name]
             cur.rrsets[key.type] = rrset
@@ -179,6 +191,13 @@ class _Planner:
                     self.holders[txt_name].add(key)
             if not options.domain_filter.match(key.name):
                 cur.foreign[key.type] = "outside the domain filter"
+                continue
+            if key.name == self.zone and not TYPES[key.type].at_apex:
+                cur.foreign[key.type] = f"the zone apex's {key.type} records are the zone's own"
+                continue
+            if rrset is not raw:
+                # Deleting or replacing it would take the ownership values along.
+                cur.foreign[key.type] = "its record set holds ownership records too"
                 continue
             claims = registry.claims(snapshot, key.name, key.type)
             mine = registry.owns(claims)
@@ -196,36 +215,28 @@ class _Planner:
                     "not managed by external-dns or dnssync (no ownership record)"
                 )
 
+    def _published(self, raw: RRset) -> RRset | None:
+        """The record set as published: a TXT set without its registry values.
+
+        Ownership records are no TXT records of anyone's; None when nothing
+        else is there.
+        """
+        if raw.type != "TXT":
+            return raw
+        values = tuple(v for v in raw.values if self.registry.labels_of(v) is None)
+        if len(values) == len(raw.values):
+            return raw
+        self.heritage_txt.add(raw.name)
+        return RRset(raw.name, raw.type, raw.ttl, values) if values else None
+
     # --- desired side ----------------------------------------------------
 
     def winners(self, desired: Iterable[Endpoint]) -> dict[str, list[Endpoint]]:
         """One object per name; report the others as conflicts."""
         per_name: dict[str, dict[str, list[Endpoint]]] = defaultdict(lambda: defaultdict(list))
-        for ep in desired:
-            if not in_zone(ep.name, self.zone):
-                self.skipped.append(
-                    Skipped(ep.key, ep.source.resource, f"outside zone {self.zone}")
-                )
-                continue
-            if not self.options.domain_filter.match(ep.name):
-                self.skipped.append(
-                    Skipped(ep.key, ep.source.resource, "outside the domain filter")
-                )
-                continue
-            if ep.type not in self.options.managed_types:
-                self.skipped.append(
-                    Skipped(ep.key, ep.source.resource, f"type {ep.type} is not managed")
-                )
-                continue
-            if not ep.targets or (ep.type == "CNAME" and len(ep.targets) != 1):
-                # The converters never produce these; the planner does not
-                # rely on it (a record without targets would leave its TXT
-                # alone, a two-target CNAME would be rewritten every pass).
-                self.skipped.append(
-                    Skipped(ep.key, ep.source.resource, "needs exactly one CNAME target")
-                    if ep.targets
-                    else Skipped(ep.key, ep.source.resource, "has no targets")
-                )
+        for given in desired:
+            ep = self._admit(given)
+            if ep is None:
                 continue
             group = per_name[ep.name][ep.source.resource]
             same = next((i for i, e in enumerate(group) if e.type == ep.type), None)
@@ -268,6 +279,23 @@ class _Planner:
             out[name] = eps
         return out
 
+    def _admit(self, ep: Endpoint) -> Endpoint | None:
+        """The endpoint with canonical values, or None (skipped, saying why)."""
+        reason = next((why for rule in _DESIRED_RULES if (why := rule(self, ep))), None)
+        if reason is None:
+            try:
+                ep = replace(ep, targets=parse_values(ep.type, ep.targets))
+            except InvalidInput as err:
+                reason = str(err)
+            else:
+                reason = next((why for rule in _VALUE_RULES if (why := rule(self, ep))), None)
+            if reason is not None:
+                self.held.add(ep.key)
+        if reason is None:
+            return ep
+        self.skipped.append(Skipped(ep.key, ep.source.resource, reason))
+        return None
+
     def ttl(self, ep: Endpoint, current: RRset | None) -> int:
         o = self.options
         if ep.ttl is None:
@@ -292,11 +320,9 @@ class _Planner:
         for type_, ep in sorted(wanted.items()):
             current = cur.rrsets.get(type_)
             target = RRset.of(name, type_, self.ttl(ep, current), ep.targets)
-            try:
-                self.registry.txt_name(name, type_, zone=self.zone)
-            except InvalidName as e:
-                # e.g. a 63-character first label leaves no room for "cname-".
-                self.skipped.append(Skipped(ep.key, resource, f"no valid ownership name: {e}"))
+            why = self._placement(name, type_)
+            if why is not None:
+                self.skipped.append(Skipped(ep.key, resource, why))
                 blocked = True
                 continue
             if type_ in cur.foreign:
@@ -381,7 +407,7 @@ class _Planner:
         replaced = {o.rrset.type for o in old}
         # Ours at this name that nothing wants any more.
         for type_, claim in sorted(cur.ours.items()):
-            if type_ in wanted or type_ in replaced:
+            if type_ in wanted or type_ in replaced or RecordKey(name, type_) in self.held:
                 continue
             item = self.owned(cur.rrsets[type_], claim)
             if policy is Policy.SYNC and not blocked:
@@ -391,9 +417,29 @@ class _Planner:
         if old or new:
             self._emit(name, old, new)
 
+    def _placement(self, name: str, type_: str) -> str | None:
+        """Why a record of ``type_`` cannot stand at ``name`` with its ownership record."""
+        try:
+            txt_name = self.registry.txt_name(name, type_, zone=self.zone)
+        except InvalidName as e:
+            # e.g. a 63-character first label leaves no room for "cname-".
+            return f"no valid ownership name: {e}"
+        if TYPES[type_].delegates and txt_name != name and in_zone(txt_name, name):
+            # Below a delegation the zone is no longer authoritative.
+            return f"its ownership record {txt_name} would lie below the delegation"
+        if type_ == "TXT" and name in self.txt_wanted:
+            # That record's ownership value would land in this record set.
+            return f"the name is the ownership record name of {self.txt_wanted[name]}"
+        unmanaged_cname = "CNAME" not in self.by_name.get(name, _Current()).rrsets
+        if type_ != "CNAME" and unmanaged_cname and "CNAME" in self.types_at.get(name, ()):
+            return "a CNAME record stands there, and nothing may stand next to it"
+        return None
+
     def _name_in_use(self, name: str, cur: _Current, replaced: list[str]) -> bool:
         """Whether data other than our record sets being replaced is at ``name``."""
         if name in self.snapshot.other_names:
+            return True
+        if any(t != "TXT" and t not in replaced for t in self.types_at.get(name, ())):
             return True
         txt = self.snapshot.get(name, "TXT")
         if txt is None:
@@ -433,7 +479,11 @@ class _Planner:
         return None
 
     def delete_name(self, name: str, cur: _Current) -> None:
-        items = [self.owned(cur.rrsets[t], c) for t, c in sorted(cur.ours.items())]
+        items = [
+            self.owned(cur.rrsets[t], c)
+            for t, c in sorted(cur.ours.items())
+            if RecordKey(name, t) not in self.held
+        ]
         if not items:
             return
         if self.options.policy is Policy.SYNC and name not in self.unplannable:
@@ -590,6 +640,83 @@ class _Planner:
             owned=self.owned_count,
             desired=self.desired_count,
         )
+
+
+# --- what a desired record set must be to be planned -------------------------
+#
+# Each rule names why an endpoint cannot be planned, or returns None.  The
+# first list runs on the endpoint as given; the second on its canonical values,
+# and holds what is there (a fault in a source never deletes a record).
+
+_Rule = Callable[[_Planner, Endpoint], str | None]
+
+
+def _outside_zone(p: _Planner, ep: Endpoint) -> str | None:
+    return None if in_zone(ep.name, p.zone) else f"outside zone {p.zone}"
+
+
+def _outside_filter(p: _Planner, ep: Endpoint) -> str | None:
+    return None if p.options.domain_filter.match(ep.name) else "outside the domain filter"
+
+
+def _unmanaged(p: _Planner, ep: Endpoint) -> str | None:
+    if ep.type in p.options.managed_types:
+        return None
+    if ep.type not in TYPES:
+        return f"type {ep.type} is not supported ({', '.join(TYPES)} are)"
+    return f"type {ep.type} is not managed (managed_record_types lists the types to manage)"
+
+
+def _target_count(p: _Planner, ep: Endpoint) -> str | None:
+    # The converters never produce these; the planner does not rely on it (a
+    # record without targets would leave its TXT alone, a two-target CNAME
+    # would be rewritten every pass).
+    if not ep.targets:
+        return "has no targets"
+    if TYPES[ep.type].single and len(ep.targets) != 1:
+        return f"needs exactly one {ep.type} target"
+    return None
+
+
+def _apex(p: _Planner, ep: Endpoint) -> str | None:
+    if ep.name != p.zone or TYPES[ep.type].at_apex:
+        return None
+    return (
+        f"{ep.type} records at the zone apex are the zone's own; dnssync publishes "
+        f"{ep.type} only below the apex (delegations)"
+    )
+
+
+_DESIRED_RULES: tuple[_Rule, ...] = (
+    _outside_zone,
+    _outside_filter,
+    _unmanaged,
+    _target_count,
+    _apex,
+)
+
+
+def _acme_txt(p: _Planner, ep: Endpoint) -> str | None:
+    if ep.type == "TXT" and is_acme_name(ep.name):
+        return "TXT records at _acme-challenge and _dnssync-acme names are the ACME side's"
+    return None
+
+
+def _forged_ownership(p: _Planner, ep: Endpoint) -> str | None:
+    # A published value the registry would read as an ownership record could
+    # claim other records.
+    if ep.type == "TXT" and any(p.registry.labels_of(v) is not None for v in ep.targets):
+        return "a TXT value may not be an ownership record (heritage=external-dns,...)"
+    return None
+
+
+def _ownership_set(p: _Planner, ep: Endpoint) -> str | None:
+    if ep.type == "TXT" and ep.name in p.heritage_txt:
+        return "its TXT record set holds ownership records; a published value would mix with them"
+    return None
+
+
+_VALUE_RULES: tuple[_Rule, ...] = (_acme_txt, _forged_ownership, _ownership_set)
 
 
 def holds(change: Change, snapshot: ZoneSnapshot) -> bool:

@@ -29,7 +29,12 @@ Name
     The legacy untyped form (written up to v0.17, read only) is the same
     without ``<type>-`` and with ``%{record_type}`` removed; external-dns
     consults it only when no typed TXT exists, never for AAAA, and only at a
-    name its own parser does not read as a typed one -- dnssync does the same.
+    name its own parser does not read as a typed one -- dnssync does the same,
+    except for a TXT record whose legacy name is its own (no affix): a value
+    inside a TXT record set never marks that set.  Every type of
+    :data:`dnssync.rtypes.TYPES` is named by the same formula (``srv-``,
+    ``mx-``, ``caa-``, ``ns-``, ``ptr-``, ``txt-``), so a published TXT never
+    shares its name with its ownership TXT.
     Affixes are checked once (:class:`RegistryOptions`): no affix may create an
     empty label.  ``%{record_type}`` may touch the record's own label
     (``%{record_type}foo.`` gives ``cnamefoo.example.com``), as external-dns
@@ -106,8 +111,10 @@ RESOURCE_LABEL = "resource"
 RECORD_TEMPLATE = "%{record_type}"
 
 #: Types external-dns's name parser recognises in an ownership name (the union
-#: over recent releases).  A longer list only makes fewer names count as
-#: legacy ones, which errs on the side of "not ours".
+#: over recent releases), plus CAA: external-dns has no CAA type, yet its
+#: formula names CAA's ownership ``caa-<name>``, which dnssync writes and must
+#: read back.  A longer list only makes fewer names count as legacy ones,
+#: which errs on the side of "not ours".
 PARSED_TYPES: tuple[str, ...] = (
     "A",
     "AAAA",
@@ -119,6 +126,7 @@ PARSED_TYPES: tuple[str, ...] = (
     "NAPTR",
     "TXT",
     "DNAME",
+    "CAA",
 )
 
 NONCE_SIZE = 12
@@ -544,6 +552,10 @@ class Registry:
         legacy = None
         if rtype != "AAAA":
             candidate = self.legacy_txt_name(cname, zone=czone)
+            if rtype == "TXT" and candidate == cname:
+                # A value in a TXT record set never marks that set itself
+                # (without an affix the legacy name is the record's own).
+                candidate = None
             if candidate is not None and self.parse_txt_name(candidate) == (
                 self._replaced(cname),
                 "",

@@ -15,20 +15,15 @@ the TSIG record under the 65,535-byte cap).
 
 from __future__ import annotations
 
-import ipaddress
 import struct
 from collections.abc import Iterable, Sequence
 
-import dns.name
 import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
-import dns.rdtypes.ANY.CNAME
-import dns.rdtypes.ANY.TXT
-import dns.rdtypes.IN.A
-import dns.rdtypes.IN.AAAA
 
 from dnssync.model import Change
+from dnssync.rtypes import TYPES, name_wire
 
 MAX_MESSAGE = 60_000
 _HEADER_STRUCT = struct.Struct("!HHHHHH")
@@ -38,13 +33,7 @@ _UPDATE_FLAGS = 5 << 11  # opcode UPDATE
 _ZONE_TAIL = struct.pack("!HH", dns.rdatatype.SOA, dns.rdataclass.IN)
 _TXT = dns.rdatatype.TXT
 _ANY = dns.rdataclass.ANY
-_TYPE = {
-    "A": dns.rdatatype.A,
-    "AAAA": dns.rdatatype.AAAA,
-    "CNAME": dns.rdatatype.CNAME,
-    "TXT": dns.rdatatype.TXT,
-    "ANY": dns.rdatatype.ANY,
-}
+_TYPE = {**{t.name: t.code for t in TYPES.values()}, "ANY": int(dns.rdatatype.ANY)}
 _HEADER = 12 + 6  # DNS header + zone section (compressed name + type/class)
 _RR_FIXED = 10  # type, class, ttl, rdlength
 _POINTER_REACH = 0x3FFF  # compression pointers have 14 bits
@@ -52,22 +41,10 @@ _IN = dns.rdataclass.IN
 _NONE = dns.rdataclass.NONE
 
 
-def _txt_strings(value: str) -> list[bytes]:
-    data = value.encode("utf-8", "surrogateescape")
-    return [data[i : i + 255] for i in range(0, len(data), 255)] or [b""]
-
-
 def rdata(type_: str, value: str) -> dns.rdata.Rdata:
-    """The dnspython rdata for a canonical value (no text parsing: fast)."""
-    if type_ == "A":
-        return dns.rdtypes.IN.A.A(_IN, dns.rdatatype.A, value)
-    if type_ == "TXT":
-        return dns.rdtypes.ANY.TXT.TXT(_IN, dns.rdatatype.TXT, _txt_strings(value))
-    if type_ == "CNAME":
-        return dns.rdtypes.ANY.CNAME.CNAME(_IN, dns.rdatatype.CNAME, dns.name.from_text(value))
-    if type_ == "AAAA":
-        return dns.rdtypes.IN.AAAA.AAAA(_IN, dns.rdatatype.AAAA, value)
-    return dns.rdata.from_text(_IN, type_, value)
+    """The dnspython rdata for a canonical value (for callers that build dnspython messages)."""
+    data = rdata_wire(type_, value)
+    return dns.rdata.from_wire(_IN, dns.rdatatype.RdataType(_TYPE[type_]), data, 0, len(data))
 
 
 def _rdata_size(type_: str, value: str) -> int:
@@ -75,10 +52,7 @@ def _rdata_size(type_: str, value: str) -> int:
         return 4
     if type_ == "AAAA":
         return 16
-    if type_ == "TXT":
-        data = len(value.encode("utf-8", "surrogateescape"))
-        return data + max(1, (data + 254) // 255)
-    return len(value) + 2  # a name, uncompressed: never an underestimate
+    return len(rdata_wire(type_, value))
 
 
 def _name_size(name: str, zone: str) -> int:
@@ -171,7 +145,7 @@ class _Encoder:
         buf = self.buf
         offsets = self.offsets
         if "\\" in name:
-            buf += _name_wire(name)
+            buf += name_wire(name)
             return
         rest = name
         while rest:
@@ -199,21 +173,7 @@ class _Encoder:
 
 def rdata_wire(type_: str, value: str) -> bytes:
     """The RDATA bytes of a canonical value."""
-    if type_ == "A":
-        return ipaddress.IPv4Address(value).packed
-    if type_ == "TXT":
-        return b"".join(bytes([len(p)]) + p for p in _txt_strings(value))
-    if type_ == "AAAA":
-        return ipaddress.IPv6Address(value).packed
-    if type_ == "CNAME":
-        return _name_wire(value)
-    return rdata(type_, value).to_digestable()
-
-
-def _name_wire(name: str) -> bytes:
-    wire = dns.name.from_text(name).to_wire()
-    assert wire is not None
-    return wire
+    return TYPES[type_].wire(value)
 
 
 #: One RR of an UPDATE in wire terms: name, type, class, TTL, RDATA.

@@ -2,16 +2,15 @@
 
 AXFR parsing is the main CPU cost of a reconcile: dnspython builds a Name, an
 Rdata and an RRset object for every record (about 40 us each).  dnssync only
-needs the owner name and type of every record, and the values of the few
-types it plans on (:data:`dnssync.model.READ_TYPES`), so this module walks the
-wire format directly, decodes compressed names once per offset, and leaves the
-rest of the records unparsed.  A closing TSIG record is read into a
+needs the owner name and type of every record, and the values of the types it
+publishes (each decoded by its :data:`dnssync.rtypes.TYPES` entry), so this
+module walks the wire format directly, decodes compressed names once per
+offset, and leaves the rest of the records unparsed.  A closing TSIG record is read into a
 :class:`~dnssync.rfc2136.tsig.TsigRecord` for :mod:`dnssync.rfc2136.tsig`.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import struct
 from dataclasses import dataclass
 
@@ -20,6 +19,7 @@ import dns.name
 import dns.rcode
 
 from dnssync.rfc2136.tsig import TsigRecord
+from dnssync.rtypes import BY_CODE, RdataError
 
 A = 1
 CNAME = 5
@@ -41,7 +41,8 @@ class WireError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Record:
-    """One resource record: ``value`` is set for A, AAAA, CNAME and TXT only."""
+    """One resource record: ``value`` (canonical text) is set for the types of
+    :data:`dnssync.rtypes.TYPES` only."""
 
     name: str
     rdtype: int
@@ -135,19 +136,6 @@ class _Names:
             pos += 1 + length
 
 
-def _txt(rdata: bytes) -> str:
-    parts = []
-    i = 0
-    n = len(rdata)
-    while i < n:
-        length = rdata[i]
-        parts.append(rdata[i + 1 : i + 1 + length])
-        i += 1 + length
-    if i != n:
-        raise WireError("TXT string runs past its record")
-    return b"".join(parts).decode("utf-8", "surrogateescape")
-
-
 def parse(wire: bytes) -> Message:
     """Parse one transfer (or any) message; values only for planned types.
 
@@ -177,6 +165,8 @@ def _parse(wire: bytes) -> Message:
     tsig: TsigRecord | None = None
     total = an + ns + ar
     unpack_rr = _RR.unpack_from
+    read_name = names.read
+    by_code = BY_CODE
     for index in range(total):
         rr_start = pos
         owner, pos = names.read(pos)
@@ -189,23 +179,13 @@ def _parse(wire: bytes) -> Message:
         if end > len(wire):
             raise WireError(f"record {owner} runs past the end of the message")
         if index < an:
-            if rdtype == A:
-                if rdlen != 4:
-                    raise WireError(f"A record {owner} has {rdlen} bytes")
-                b = wire[pos:end]
-                append(Record(owner, A, ttl, f"{b[0]}.{b[1]}.{b[2]}.{b[3]}"))
-            elif rdtype == TXT:
-                append(Record(owner, TXT, ttl, _txt(wire[pos:end])))
-            elif rdtype == CNAME:
-                target, p = names.read(pos)
-                if p != end:
-                    # Else a short rdata would take its target from the next record.
-                    raise WireError(f"CNAME record {owner} has a target that is not its rdata")
-                append(Record(owner, CNAME, ttl, target))
-            elif rdtype == AAAA:
-                if rdlen != 16:
-                    raise WireError(f"AAAA record {owner} has {rdlen} bytes")
-                append(Record(owner, AAAA, ttl, str(ipaddress.IPv6Address(wire[pos:end]))))
+            rtype = by_code.get(rdtype)
+            if rtype is not None:
+                try:
+                    value = rtype.decode(wire, pos, end, read_name)
+                except RdataError as e:
+                    raise WireError(f"{rtype.name} record {owner}: {e}") from None
+                append(Record(owner, rdtype, ttl, value))
             elif rdtype == SOA:
                 _, p = names.read(pos)
                 _, p = names.read(p)

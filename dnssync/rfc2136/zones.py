@@ -40,9 +40,10 @@ from dnssync.model import RecordKey, RRset, ZoneSnapshot
 from dnssync.rfc2136 import wire
 from dnssync.rfc2136.client import Client
 from dnssync.rfc2136.transport import Host
+from dnssync.rtypes import TYPES
 
 log = logging.getLogger(__name__)
-_KEEP = {wire.A: "A", wire.AAAA: "AAAA", wire.CNAME: "CNAME", wire.TXT: "TXT"}
+_KEEP = {t.code: t.name for t in TYPES.values()}
 
 
 @dataclass(frozen=True, slots=True)

@@ -639,7 +639,7 @@ def test_orphaned_ownership_record_is_deleted_under_sync() -> None:
 
 
 def test_orphans_of_other_owners_and_unread_types_stay() -> None:
-    """Their orphans, and ours for types never read (MX: its record may exist), are left."""
+    """Their orphans, and ours for types not managed (MX: its record may exist), are left."""
     mx = RRset.of("extdns-mx-mail.example.com", "TXT", 300, [value(ME, WEB)])
     theirs_only = claim("gone", "A", THEM, API)
     zone = snap(mx, theirs_only, other=["mail"])

@@ -27,19 +27,17 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import dns.message
+import dns.name
 import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
-import dns.rdtypes.ANY.CNAME
-import dns.rdtypes.ANY.TXT
-import dns.rdtypes.IN.A
-import dns.rdtypes.IN.AAAA
 import dns.rrset
 import dns.update
 
 from dnssync.model import READ_TYPES, Change, RecordKey, RRset, ZoneSnapshot
 from dnssync.names import from_dns, in_zone
 from dnssync.rfc2136 import updates
+from dnssync.rtypes import TYPES
 
 _ANY = dns.rdataclass.ANY
 _NONE = dns.rdataclass.NONE
@@ -57,14 +55,18 @@ class UpdateRejected(Exception):
 
 
 def value_of(rd: dns.rdata.Rdata) -> str:
-    """The canonical text dnssync uses for one record's data."""
-    if isinstance(rd, dns.rdtypes.IN.A.A | dns.rdtypes.IN.AAAA.AAAA):
-        return str(rd.address)
-    if isinstance(rd, dns.rdtypes.ANY.TXT.TXT):
-        return b"".join(rd.strings).decode("utf-8", "surrogateescape")
-    if isinstance(rd, dns.rdtypes.ANY.CNAME.CNAME):
-        return from_dns(rd.target)
-    return rd.to_text()
+    """The canonical text dnssync uses for one record's data (dnssync.rtypes)."""
+    rtype = TYPES.get(dns.rdatatype.to_text(rd.rdtype))
+    if rtype is None:
+        return rd.to_text()
+    data = rd.to_wire()
+    assert data is not None
+
+    def read(pos: int) -> tuple[str, int]:
+        name, used = dns.name.from_wire(data, pos)
+        return ("" if name == dns.name.root else from_dns(name)), pos + used
+
+    return rtype.decode(data, 0, len(data), read)
 
 
 class _Zone:
@@ -248,7 +250,7 @@ def written(
     """
     z = _Zone(ZoneSnapshot(zone, serial, {}, frozenset({zone})))
     for name in other_names:
-        z.add(name, "MX", 300, "10 mail.example.net")
+        z.add(name, "HINFO", 300, '"cpu" "os"')  # a type dnssync does not read
     for name, type_, ttl, value in records:
         z.add(name, type_, ttl, value)
     return z.snapshot(serial)

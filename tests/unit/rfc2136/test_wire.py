@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import dns.message
 import dns.name
@@ -23,7 +24,7 @@ labels = st.from_regex(r"[a-z0-9](?:[a-z0-9-]{0,20}[a-z0-9])?", fullmatch=True)
 records = st.lists(
     st.tuples(
         st.lists(labels, min_size=1, max_size=3),
-        st.sampled_from(["A", "AAAA", "CNAME", "TXT", "MX", "NS"]),
+        st.sampled_from(["A", "AAAA", "CNAME", "TXT", "MX", "NS", "SRV", "CAA", "PTR", "HINFO"]),
         st.integers(0, 2**31 - 1),
         st.integers(0, 2**32 - 1),
     ),
@@ -36,10 +37,34 @@ def _rdata_text(type_: str, seed: int) -> str:
         "A": f"10.{seed % 256}.{seed // 256 % 256}.{seed // 65536 % 256}",
         "AAAA": f"2001:db8::{seed % 65536:x}",
         "CNAME": f"t{seed}.example.org.",
-        "TXT": f'"v{seed}" "part two"',
+        "TXT": f'"v{seed}" "part two"' if seed % 2 else f'"v{seed} \\"quoted\\" one string"',
         "MX": f"10 mx{seed}.example.org.",
         "NS": f"ns{seed}.example.org.",
+        "SRV": f"{seed % 7} 5 {seed % 65536} sip{seed}.example.org.",
+        "CAA": f'{128 * (seed % 2)} issue "ca{seed}.example.net; account=\\"x\\""',
+        "PTR": f"host{seed}.example.org.",
+        "HINFO": '"cpu" "os"',
     }[type_]
+
+
+def _expected_value(type_: str, rd: Any) -> str | None:
+    """dnssync's canonical text (dnssync.rtypes), computed from dnspython's parse."""
+    if type_ == "TXT":
+        joined = b"".join(rd.strings)
+        if len(rd.strings) == 1 and not joined.startswith(b'"'):
+            return joined.decode()
+        return str(rd.to_text())
+    if type_ in {"A", "AAAA"}:
+        return str(rd.address)
+    if type_ in {"CNAME", "NS", "PTR"}:
+        return from_dns(rd.target)
+    if type_ == "MX":
+        return f"{rd.preference} {from_dns(rd.exchange)}"
+    if type_ == "SRV":
+        return f"{rd.priority} {rd.weight} {rd.port} {from_dns(rd.target)}"
+    if type_ == "CAA":
+        return str(rd.to_text())
+    return None
 
 
 def _response(rrs: list[tuple[list[str], str, int, int]]) -> dns.message.Message:
@@ -62,14 +87,7 @@ def test_parse_matches_dnspython(rrs: list[tuple[list[str], str, int, int]]) -> 
     for rrset in theirs.answer:
         for rd in rrset:
             type_ = dns.rdatatype.to_text(rrset.rdtype)
-            if type_ == "TXT":
-                value: str | None = b"".join(rd.strings).decode()
-            elif type_ in {"A", "AAAA"}:
-                value = rd.address
-            elif type_ == "CNAME":
-                value = from_dns(rd.target)
-            else:
-                value = None
+            value = _expected_value(type_, rd)
             expected.append((from_dns(rrset.name), rrset.rdtype, rrset.ttl, value))
     got = [(r.name, r.rdtype, r.ttl, r.value) for r in ours.records]
     assert got == expected
