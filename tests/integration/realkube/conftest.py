@@ -218,6 +218,9 @@ def sa_kubeconfig(control_plane: ControlPlane, tmp_path_factory: pytest.TempPath
     return control_plane.service_account_kubeconfig("dnssync", "dnssync", path)
 
 
+APISERVICE = "v1alpha1.acme.dnssync.io"  # config/acme/apiservice.yaml
+
+
 @pytest.fixture
 def tier(
     control_plane: ControlPlane, bind_server: BindServer, sa_kubeconfig: Path, tmp_path: Path
@@ -231,3 +234,6 @@ def tier(
     yield tier
     for process in tier.processes:
         process.stop()
+    # The webhook behind the shipped APIService is gone with its process: an unavailable
+    # aggregated API slows every later client's discovery (each kubectl call waited on it).
+    control_plane.kubectl("delete", "apiservice", APISERVICE, "--ignore-not-found", "--wait=false")
