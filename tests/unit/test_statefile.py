@@ -109,7 +109,7 @@ def test_store_refuses_another_identity(tmp_path: Path, caplog: pytest.LogCaptur
 @pytest.mark.parametrize(
     "state",
     [
-        {"sets": [["a.example.test", "MX", 300, ["x"]]], "others": []},
+        {"sets": [["a.example.test", "HINFO", 300, ["x"]]], "others": []},
         {"sets": [["a.example.test", "A", "300", ["192.0.2.1"]]], "others": []},
         {"sets": [["a.example.test", "A", 300, []]], "others": []},
         {"sets": [["a.example.test", "A", 300]], "others": []},

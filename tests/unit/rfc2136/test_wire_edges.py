@@ -120,9 +120,9 @@ def test_a_txt_of_bytes_that_are_not_utf8_is_read_not_refused() -> None:
 
 
 def test_a_txt_string_running_past_its_record_is_named() -> None:
-    """A TXT length byte pointing past the rdata is refused with that reason."""
+    """A TXT length byte pointing past the rdata is refused with that reason and its owner."""
     data = _with_rdata(_answer(("t", "TXT", '"x"')), wire.TXT, b"\x05abc")
-    assert _reason(wire.parse, data) == "TXT string runs past its record"
+    assert _reason(wire.parse, data) == "TXT record t.example.test: TXT string runs past its record"
 
 
 _HEADER_ONE_A = b"\x00\x01\x84\x00\x00\x00\x00\x01\x00\x00\x00\x00"
