@@ -63,7 +63,7 @@ image: deps
 # Mutation testing (mutmut 3) over the security-critical code: TSIG, the transfer
 # verifier, ownership checks, the ACME name/value checks, front-proxy auth and
 # redaction (the list is [tool.mutmut] in pyproject.toml).  Long: narrow it with
-# MUTANTS='dnssync.rfc2136.tsig*' (mutant name globs); `mutmut results` lists survivors.
+# MUTANTS='dnssync.dns.tsig*' (mutant name globs); `mutmut results` lists survivors.
 # MODULE=dnssync/plan.py runs one module with its own tests only (tools/mutation.py;
 # MUTATION_ARGS='--only owns --workers 2' narrows further), niced: minutes, not hours.
 mutation: deps

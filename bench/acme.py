@@ -4,7 +4,7 @@
   a front-proxy client certificate (trustme), served from its own process
   (as from its own Pod), vs a raw dnspython client doing
   add (UPDATE) / query until visible / delete (UPDATE) on the same server;
-  rounds interleaved, medians compared (goal: ratio <= 1.5; certbot-dns-rfc2136
+  rounds interleaved, medians compared (goal: ratio <= 1.2, issue #15; certbot-dns-rfc2136
   measured 2.4x);
 - 100 concurrent challenges over 10 names through the webhook: time from the
   first POST until all 100 succeeded and every value is visible on the server
@@ -303,13 +303,13 @@ def main() -> None:
             "figure": "dnssync webhook present+visible+cleanup, HTTPS + client cert",
             "value": ours_m,
             "ratio": ours_m / raw_m,
-            "goal": 1.5,
+            "goal": 1.2,
         },
         {
             "figure": "  same, acme.verify off (info; raw floor re-measured alongside)",
             "value": median(nov_t),
             "ratio": median(nov_t) / median(raw2_t),
-            "goal": 1.5,
+            "goal": 1.2,
         },
         {
             "figure": "100 concurrent challenges presented+visible, fresh TLS (median of 3)",

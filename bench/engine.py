@@ -21,12 +21,12 @@ import dns.update
 import dns.zone
 
 from bench.common import median, report, server, tsig
+from dnssync.dns import applier
+from dnssync.dns.client import Client
+from dnssync.dns.zones import ZoneReader
 from dnssync.model import Endpoint, ObjectRef
 from dnssync.plan import PlanOptions, plan
 from dnssync.registry import Registry, RegistryOptions
-from dnssync.rfc2136 import applier
-from dnssync.rfc2136.client import Client
-from dnssync.rfc2136.zones import ZoneReader
 from tests.dnsservers import DNSServer
 
 REGISTRY = Registry(RegistryOptions(owner_id="bench", prefix="extdns-"))

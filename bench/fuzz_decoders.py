@@ -1,6 +1,6 @@
 """Coverage-guided fuzzing (atheris/libFuzzer) of every decoder of outside bytes.
 
-The hypothesis tests in tests/unit/rfc2136/test_hostile.py run in the suite; this is
+The hypothesis tests in tests/unit/dns/test_hostile.py run in the suite; this is
 the longer campaign.  Each input goes through `tests.hostile.decode_all` (DNS wire
 parser, transfer assembler, TSIG verifier, dnspython's parser) and the webhook's body
 decoder; an exception other than the translated ones is counted, printed once per kind,
@@ -25,12 +25,13 @@ import atheris
 
 with atheris.instrument_imports():
     from dnssync.acme import payload
+    from dnssync.dns import tsig, wire  # noqa: F401  (instrumented for coverage)
     from dnssync.errors import InvalidInput
-    from dnssync.rfc2136 import tsig, wire  # noqa: F401  (instrumented for coverage)
     from tests.hostile import SEEDS, decode_all
 
 TRIED = 0
 FOREIGN: Counter[str] = Counter()
+TRACES: dict[str, str] = {}  # the first traceback of each kind, for the parent to print
 STATUS: Path | None = None  # the child's counters, read by the parent at the end
 
 
@@ -44,7 +45,7 @@ def one_input(data: bytes) -> None:
     except Exception as e:
         kind = type(e).__name__
         if not FOREIGN[kind]:
-            traceback.print_exc()
+            TRACES[kind] = traceback.format_exc()
         FOREIGN[kind] += 1
         _save()
     if TRIED % 1000 == 0:
@@ -53,7 +54,7 @@ def one_input(data: bytes) -> None:
 
 def _save() -> None:
     assert STATUS is not None
-    STATUS.write_text(json.dumps({"tried": TRIED, "foreign": FOREIGN}))
+    STATUS.write_text(json.dumps({"tried": TRIED, "foreign": FOREIGN, "traces": TRACES}))
 
 
 def _child(status: str, flags: list[str]) -> None:
@@ -85,6 +86,8 @@ def main() -> int:
         f"fuzz: {tried} inputs tried in {seconds} s, "
         f"{sum(foreign.values())} foreign exceptions {foreign or ''}".rstrip()
     )
+    for trace in counts.get("traces", {}).values():
+        print(trace, file=sys.stderr)  # libFuzzer's own output drowns them in its stderr
     if done.returncode != 0 or foreign:
         print(done.stderr[-4000:], file=sys.stderr)
         return 1

@@ -39,10 +39,12 @@ QUICK: dict[str, list[str]] = {
         *("--objects", "100", "--changes", "20"),
         *("--zone-records", "1000", "--informer-objects", "1000"),
     ],
+    "gateway": ["--routes", "1000", "--gateways", "100", "--services", "1000"],
     "acme": ["--rounds", "20"],
     "oneshot": ["--records", "1000", "--rounds", "1"],
     "acme_burst": ["--challenges", "200"],
     "unknown_outcome": ["--records", "1000", "--stop", "4", "--timeout", "1"],
+    "manifests": ["--objects", "1000", "--edits", "10", "--idle", "2"],
 }
 
 

@@ -44,8 +44,8 @@ from dnssync.config import (
     ServerConfig,
     TargetConfig,
 )
+from dnssync.dns.transport import Host
 from dnssync.model import Policy
-from dnssync.rfc2136.transport import Host
 from tests.dnsservers import DNSServer
 from tests.fakekube import fake_kube
 
@@ -261,7 +261,8 @@ from dnssync.sources.selector import parse_filter
 from dnssync.sources.index import ObjectIndex
 from dnssync.kube.client import api_client
 from dnssync.kube.informer import Informer
-from dnssync.kube.resources import INGRESSES, SERVICES
+from dnssync.kube.resources import RESOURCES
+from dnssync.sources.index import trim
 from kubernetes_asyncio import client
 async def main():
     from pathlib import Path
@@ -271,7 +272,7 @@ async def main():
                                      annotation_prefix="external-dns.alpha.kubernetes.io/"),
                       {{"service", "ingress"}})
     t = time.perf_counter()
-    infs = [Informer(api, r, index) for r in (SERVICES, INGRESSES)]
+    infs = [Informer(api, RESOURCES[k], index, shrink=trim) for k in ("service", "ingress")]
     tasks = [asyncio.create_task(i.run()) for i in infs]
     for i in infs:
         await i.synced.wait()

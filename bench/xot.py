@@ -21,11 +21,11 @@ import trustme
 from bench.common import median, report, tsig
 from bench.engine import _endpoints, raw_axfr
 from dnssync.config import ServerConfig, TLSConfig
+from dnssync.dns import applier
+from dnssync.dns.client import Client, server_tls
+from dnssync.dns.zones import ZoneReader
 from dnssync.plan import PlanOptions, plan
 from dnssync.registry import Registry, RegistryOptions
-from dnssync.rfc2136 import applier
-from dnssync.rfc2136.client import Client, server_tls
-from dnssync.rfc2136.zones import ZoneReader
 from tests.dnsservers import TlsBindServer
 
 REGISTRY = Registry(RegistryOptions(owner_id="bench", prefix="extdns-"))

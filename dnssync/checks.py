@@ -41,12 +41,12 @@ from dnssync.acme.records import challenge_name
 from dnssync.acme.solver import Solver
 from dnssync.config import AcmeConfig, AcmeServerConfig, ServerConfig, TargetConfig
 from dnssync.controller import Target
+from dnssync.dns.client import Client
+from dnssync.dns.dnssec import dnskey_count
+from dnssync.dns.scopes import scope_rows
+from dnssync.dns.zones import ZoneReader
 from dnssync.errors import DnssyncError, PrerequisiteFailed, ServerRefused, TSIGFailure
 from dnssync.names import to_dns
-from dnssync.rfc2136.client import Client
-from dnssync.rfc2136.dnssec import dnskey_count
-from dnssync.rfc2136.scopes import scope_rows
-from dnssync.rfc2136.zones import ZoneReader
 
 #: One line of the report: zone, check, passed, detail.
 Row = tuple[str, str, bool, str]
@@ -58,7 +58,7 @@ _TRANSFER = "BIND allow-transfer, Knot acl action transfer, PowerDNS TSIG-ALLOW-
 
 async def probe_target(cfg: TargetConfig) -> list[Row]:
     """SOA, signed AXFR, the UPDATE probe and the write scopes (apex, ``*.zone``,
-    deeper: :mod:`dnssync.rfc2136.scopes`) for every zone of one target."""
+    deeper: :mod:`dnssync.dns.scopes`) for every zone of one target."""
     target = Target(cfg)
     key = cfg.key.name if cfg.key else _principal(cfg.server)
     rows: list[Row] = []

@@ -209,6 +209,12 @@ def _command_of(argv: Sequence[str]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # Before its first model pydantic looks for plugins in the entry points of
+    # every installed distribution (a cost that grows with the environment:
+    # ~1 % of a hook here, more beside a distribution's hundreds of packages).
+    # dnssync uses none, and a plugin would see the configuration, secrets
+    # included, as it is validated; an operator's own setting is kept.
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         args = _parser().parse_args(argv)
@@ -345,7 +351,7 @@ async def _one_shot(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from dnssync.controller import Target
-    from dnssync.rfc2136.zones import SnapshotStore
+    from dnssync.dns.zones import SnapshotStore
 
     full = _config(args)
     # Without a manifests directory the cluster is listed once (no watch).
@@ -426,13 +432,18 @@ async def _one_target(
     err: Console,
 ) -> tuple[TargetResult, int]:
     """Plan (and with ``sync``, apply) one target; its result and input errors."""
-    kinds = set(target.cfg.sources)
+    kinds = target.cfg.source_refs  # ObjectRef kinds (httproute), not --source names
     eps = [e for e in endpoints if e.source.kind in kinds]
     for problem in problems:
         err.print(f"[yellow]input:[/] {problem}", markup=True, highlight=False)
     apply = args.command == "sync"
     result = await _reconcile(
-        target, eps, apply=apply, force=args.force, complete=not problems, console=err
+        target,
+        eps,
+        apply=apply,
+        force=args.force,
+        complete=not any(p.partial for p in problems),
+        console=err,
     )
     for reader in target.readers.values():
         await reader.persist()
@@ -500,10 +511,10 @@ async def _reconcile(
     complete: bool,
     console: Console,
 ) -> TargetResult:
+    if not apply or not console.is_terminal:  # plan, CI: no bar, so no rich.progress
+        return await target.reconcile(eps, apply=apply, force=force, complete=complete)
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    if not apply or not console.is_terminal:
-        return await target.reconcile(eps, apply=apply, force=force, complete=complete)
     with Progress(
         TextColumn(f"[bold]{target.name}[/] applying"),
         BarColumn(),
@@ -647,6 +658,11 @@ def _report_outcome(out: Console, zr: Any, *, applied: bool) -> None:
         )
     for s in plan.skipped:
         out.print(f"  [yellow]skipped[/] {s.key} ({s.resource}): {s.reason}", highlight=False)
+    for o in plan.taken_over:
+        out.print(
+            f"  taken over (migrate_from_txt_owner): {o.rrset.name} {o.rrset.type} ({o.resource})",
+            highlight=False,
+        )
     if plan.orphans:
         out.print(
             f"  {len(plan.orphans)} orphan(s): ours, no longer wanted, kept by policy "

@@ -266,6 +266,9 @@ class TargetConfig(_Model):
     transfer_key: KeyConfig | None = None
     policy: Policy = Policy.UPSERT_ONLY
     owner_id: str = "default"
+    #: external-dns's --migrate-from-txt-owner: take over this owner's records,
+    #: only those whose resource label names an object the target reads.
+    migrate_from_txt_owner: str = ""
     txt_prefix: str = ""
     txt_suffix: str = ""
     txt_wildcard_replacement: str = ""
@@ -282,6 +285,9 @@ class TargetConfig(_Model):
     regex_domain_exclusion: str = ""
     #: external-dns's --managed-record-types: of dnssync.rtypes.TYPES, default as external-dns.
     managed_record_types: tuple[str, ...] = ("A", "AAAA", "CNAME")
+    #: external-dns's --create-ptr (was --rfc2136-create-ptr): a PTR for every
+    #: A/AAAA in the reverse zones of ``zones``; the record-type annotation overrides it.
+    create_ptr: bool = False
     #: external-dns's --source values (the source registry: dnssync/kinds.py).
     sources: tuple[str, ...] = DEFAULT_SOURCES
     default_targets: tuple[str, ...] = ()
@@ -336,6 +342,11 @@ class TargetConfig(_Model):
     def _checks(self) -> TargetConfig:
         if self.key is not None and self.server.gss is not None:
             raise ValueError("set either 'key' or 'server.gss', not both")
+        if self.migrate_from_txt_owner and self.migrate_from_txt_owner == self.owner_id:
+            raise ValueError("migrate_from_txt_owner is this target's own owner_id")
+        if self.create_ptr and "PTR" not in self.managed_record_types:
+            # As external-dns: its planner would never touch the records it derives.
+            raise ValueError("create_ptr needs PTR in managed_record_types")
         # The registry options (affixes, owner id, the AES key's form) are
         # checked by dnssync.registry itself when the target is built.
         if self.txt_encrypt_key_file is not None:
@@ -376,7 +387,12 @@ class ReconcileConfig(_Model):
     debounce: float = Field(0.02, ge=0, le=10)  # gather a burst of events into one pass
     full_read_every: float = Field(3600.0, gt=0)  # drop caches, AXFR, repair drift
     backoff_max: float = Field(60.0, gt=0)
-    manifests_poll: float = Field(5.0, gt=0)  # how often a manifests directory is re-read
+    # A manifests directory is watched (inotify): an edit re-reads that file within ms.
+    # Off (an NFS mount, whose changes made elsewhere raise no events): polled only.
+    manifests_watch: bool = True
+    # Seconds between checks of a manifests directory when it is not watched (while
+    # watched, the same check runs every minute, as a safety net for lost events).
+    manifests_poll: float = Field(5.0, gt=0)
     readiness_grace: float = Field(30.0, ge=0)
 
 
@@ -752,7 +768,11 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError) as e:
         reason = e.strerror if isinstance(e, OSError) else "not UTF-8 text"
         raise ConfigError(f"cannot read config file {path}: {reason}") from None
-    loader = yaml.SafeLoader(text)
+    try:
+        # The reader checks every character here, before parsing.
+        loader = yaml.SafeLoader(text)
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: not valid YAML: {yaml_problem(e)}") from None
     try:
         node = loader.get_single_node()
         if node is None:

@@ -11,30 +11,50 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from dnssync import retry
 from dnssync.config import TargetConfig
+from dnssync.dns import applier
+from dnssync.dns.client import Client, Timeouts
+from dnssync.dns.updates import describe
+from dnssync.dns.zones import Read, SnapshotStore, ZoneReader
 from dnssync.domainfilter import DomainFilter
 from dnssync.errors import (
     ConfigError,
+    DNSError,
     DnssyncError,
     DNSTimeout,
     InvalidInput,
     ServerRefused,
 )
-from dnssync.model import Endpoint, ObjectRef, Plan, Policy, Skipped, ZoneSnapshot
-from dnssync.plan import PlanOptions, holds, plan, split_by_zone
+from dnssync.model import (
+    DERIVED,
+    Change,
+    Endpoint,
+    Nearby,
+    ObjectRef,
+    Plan,
+    Policy,
+    Skipped,
+    ZoneSnapshot,
+)
+from dnssync.names import zone_for
+from dnssync.plan import (
+    PlanOptions,
+    apex_neighbours,
+    holds,
+    nearby,
+    neighbourhood,
+    plan,
+    split_by_zone,
+)
 from dnssync.registry import Registry, RegistryOptions, decode_aes_key
-from dnssync.rfc2136 import applier
-from dnssync.rfc2136.client import Client, Timeouts
-from dnssync.rfc2136.updates import describe
-from dnssync.rfc2136.zones import Read, SnapshotStore, ZoneReader
 from dnssync.sources.convert import SourceOptions
+from dnssync.sources.reverse import reverse_endpoints
 from dnssync.sources.selector import parse_filter
 
 if TYPE_CHECKING:  # the one-shot CLI never loads aiohttp or prometheus-client
@@ -49,6 +69,10 @@ log = logging.getLogger(__name__)
 UNKNOWN_OUTCOME_RETRIES = 2
 #: Reads tried after an unknown outcome (each with the client's own retries).
 UNKNOWN_OUTCOME_READS = 5
+#: A change is planned at its own names while they number at most this many,
+#: or one in this many of the zone's record sets; beyond, a whole plan is cheaper.
+ALONE_MIN = 64
+ALONE_SHARE = 20
 
 
 @dataclass(slots=True)
@@ -60,6 +84,10 @@ class ZoneResult:
     transfer: str = ""  # none / ixfr / axfr
     applied: applier.ApplyResult | None = None
     error: DnssyncError | None = None
+    #: Planned at some names only (the counts in ``plan`` are theirs, not the zone's).
+    partial: bool = False
+    #: An UPDATE's outcome was unknown: the zone was read and planned again.
+    reread: bool = False
 
     @property
     def ok(self) -> bool:
@@ -153,10 +181,17 @@ class Target:
             ownership_ttl=cfg.ttl.min if cfg.ttl.ownership == "min" else None,
             managed_types=frozenset(cfg.managed_record_types),
             domain_filter=domain_filter(cfg),
+            migrate_from_owner=cfg.migrate_from_txt_owner,
         )
+        #: Zones each zone's plan reads too: external-dns names an apex's
+        #: ownership TXT outside its zone, maybe in another zone of the target.
+        self.neighbours = apex_neighbours(cfg.zones, self.registry, cfg.managed_record_types)
         self.source_options = source_options(cfg)
         # The last pass that found nothing to do: inputs version, serials, result.
         self._idle: tuple[int, dict[str, int], TargetResult] | None = None
+        #: Per zone, our last write there (until the next read of it): the serial it
+        #: was planned on, the messages that landed, the names they wrote at.
+        self._written: dict[str, tuple[int, int, frozenset[str]]] = {}
 
     async def reconcile(
         self,
@@ -181,7 +216,12 @@ class Target:
             idle = await self._still_idle(version)
             if idle is not None:
                 return idle
-        by_zone, outside = split_by_zone(endpoints, self.cfg.zones)
+        endpoints = list(endpoints)
+        derived = reverse_endpoints(endpoints, self.cfg.create_ptr)
+        by_zone, outside = split_by_zone([*endpoints, *derived], self.cfg.zones)
+        # A reverse name in no zone of the target: it serves only the reverse
+        # zones it is given, and nobody asked for that name by hand.
+        outside = [ep for ep in outside if ep.source != DERIVED]
         result = TargetResult(
             self.name,
             outside=[
@@ -194,6 +234,9 @@ class Target:
             ],
         )
         options = replace(self.plan_options, force=force) if force else self.plan_options
+        if options.migrate_from_owner:
+            live = frozenset(ep.source.resource for ep in endpoints) - {""}
+            options = replace(options, live_resources=live)
         if not complete and options.policy is Policy.SYNC:
             log.warning("target %s: input errors: holding deletes this pass", self.name)
             options = replace(options, policy=Policy.UPSERT_ONLY)
@@ -212,6 +255,104 @@ class Target:
             if len(serials) == len(self.readers):
                 self._idle = (version, serials, result)
         return result
+
+    async def reconcile_names(
+        self, names: set[str], feed: NameFeed, *, apply: bool, version: int
+    ) -> TargetResult | None:
+        """Plan and apply only what ``names`` (and the zone's own news) touch.
+
+        For a target whose last pass left every zone as planned: each zone is
+        read (an SOA query; an IXFR brings the names someone changed), and the
+        names, their ownership neighbours and the endpoints there are planned
+        alone -- the same changes a whole plan gives (:func:`neighbourhood`).
+        None where that cannot stand in for a whole pass: a zone read in full
+        or not at all, apex ownership across zones, reverse records, a
+        migration, a plan beyond the safety floor (the gate needs the whole
+        zone's count), or inputs that moved while the zones were read.
+        """
+        cfg = self.cfg
+        if any(self.neighbours.values()) or cfg.create_ptr or self.plan_options.migrate_from_owner:
+            return None
+        options = replace(self.plan_options, max_change_ratio=None)
+        planned: list[tuple[ZoneResult, int, set[str]]] = []
+        for zone, reader in self.readers.items():
+            try:
+                read = await reader.read()
+            except DnssyncError:
+                return None  # the whole pass says so, per zone
+            if read.changed is None:
+                return None
+            local = {n for n in names | self._news(zone, read) if zone_for(n, cfg.zones) == zone}
+            if not local:
+                continue
+            if len(local) > max(ALONE_MIN, len(read.snapshot.rrsets) // ALONE_SHARE):
+                return None  # a big change: a whole plan is cheaper
+            zr = ZoneResult(zone, transfer=read.transfer, partial=True)
+            zr.plan = self._plan_at(zone, local, read.snapshot, feed, options)
+            touched = sum(len(c.old) or int(not c.new) for c in zr.plan.changes)
+            if self.plan_options.max_change_ratio is not None and touched > options.safety_floor:
+                return None
+            planned.append((zr, read.snapshot.serial, local))
+        if feed.version != version:
+            return None  # planned on endpoints newer than the pass's inputs: take it whole
+        self._idle = None
+        result = TargetResult(self.name, zones=[zr for zr, _, _ in planned])
+        for zr, serial, local in planned:
+            await self._apply_partial(zr, serial, local, feed, options, version, apply=apply)
+        return result
+
+    def _news(self, zone: str, read: Read) -> frozenset[str]:
+        """The names the read says moved, but for our own last write to ``zone``.
+
+        That write is all the news when the serial moved by exactly its
+        messages from the one it was planned on (the server counts each UPDATE
+        once): no one else wrote in between.  Not where its plan skipped
+        something: what it cleared may let a skipped record follow now.
+        """
+        changed = read.changed or frozenset()
+        ours = self._written.pop(zone, None)
+        if ours is None or read.transfer != "ixfr":
+            return changed
+        serial, landed, names = ours
+        if read.snapshot.serial != (serial + landed) % 2**32:
+            return changed
+        return changed - names
+
+    def _plan_at(
+        self,
+        zone: str,
+        local: set[str],
+        snapshot: ZoneSnapshot,
+        feed: NameFeed,
+        options: PlanOptions,
+    ) -> Plan:
+        cut, sub = neighbourhood(local, snapshot, self.registry, feed.wants)
+        eps = [e for e in feed.at(cut) if zone_for(e.name, self.cfg.zones) == zone]
+        return plan(eps, sub, self.registry, options)
+
+    async def _apply_partial(
+        self,
+        zr: ZoneResult,
+        serial: int,
+        local: set[str],
+        feed: NameFeed,
+        options: PlanOptions,
+        version: int,
+        *,
+        apply: bool,
+    ) -> None:
+        async def again(snapshot: ZoneSnapshot) -> Plan:
+            # After an unknown outcome: the same names, on the zone read again.
+            if feed.version != version:
+                raise DNSError("the inputs moved during a retry; the next pass plans them whole")
+            return self._plan_at(zr.zone, local, snapshot, feed, options)
+
+        assert zr.plan is not None
+        try:
+            await self._carry_out(zr, again, apply=apply, planned=(zr.plan, serial))
+        except DnssyncError as e:
+            log.error("target %s zone %s: %s", self.name, zr.zone, e)
+            zr.error = e
 
     async def _still_idle(self, version: int) -> TargetResult | None:
         if self._idle is None or self._idle[0] != version:
@@ -234,20 +375,45 @@ class Target:
         apply: bool,
         progress: Callable[[int], None] | None,
     ) -> None:
+        async def whole(snapshot: ZoneSnapshot) -> Plan:
+            near = await self._nearby(zr.zone, snapshot)
+            return plan(eps, snapshot, self.registry, options, near)
+
+        await self._carry_out(zr, whole, apply=apply, progress=progress)
+
+    async def _carry_out(
+        self,
+        zr: ZoneResult,
+        planner: Callable[[ZoneSnapshot], Awaitable[Plan]],
+        *,
+        apply: bool,
+        progress: Callable[[int], None] | None = None,
+        planned: tuple[Plan, int] | None = None,
+    ) -> None:
+        """Read, plan and apply one zone; after an unknown outcome, read and plan again.
+
+        ``planned``: the plan already made on the read just made, and its serial.
+        """
         reader = self.readers[zr.zone]
         total = applier.ApplyResult()
         uncertain = False
+        serial = 0
         for attempt in range(UNKNOWN_OUTCOME_RETRIES + 1):
-            read = await (self._reread(reader) if uncertain else reader.read())
-            zr.transfer = read.transfer if attempt == 0 else zr.transfer
-            if total.unknown:
-                # The message that timed out may have landed: what it brought
-                # about is applied, and the new plan no longer holds it.
-                landed = [c for c in total.unknown if holds(c, read.snapshot)]
-                total.applied.extend(landed)
-                total.settled += len(landed)
-                total.unknown = []
-            zr.plan = plan(eps, read.snapshot, self.registry, options)
+            if planned is not None and attempt == 0:
+                zr.plan, serial = planned
+            else:
+                read = await (self._reread(reader) if uncertain else reader.read())
+                self._written.pop(zr.zone, None)  # this read has it
+                serial = read.snapshot.serial
+                zr.transfer = read.transfer if attempt == 0 else zr.transfer
+                if total.unknown:
+                    # The message that timed out may have landed: what it brought
+                    # about is applied, and the new plan no longer holds it.
+                    landed = [c for c in total.unknown if holds(c, read.snapshot)]
+                    total.applied.extend(landed)
+                    total.settled += len(landed)
+                    total.unknown = []
+                zr.plan = await planner(read.snapshot)
             if not apply or not zr.plan.changes:
                 break
             try:
@@ -263,13 +429,27 @@ class Target:
                 reader.mark_written()
                 if attempt == UNKNOWN_OUTCOME_RETRIES:
                     raise
-                uncertain = True
+                uncertain = zr.reread = True
                 log.warning("zone %s: UPDATE outcome unknown; re-reading before retrying", zr.zone)
                 continue
             reader.mark_written()
             break
         if total.messages:
             zr.applied = total
+            if not uncertain and zr.plan is not None and not zr.plan.skipped:
+                names = {n for c in total.applied for n in _names_of(c)}
+                self._written[zr.zone] = (serial, total.landed, frozenset(names))
+
+    async def _nearby(self, zone: str, snapshot: ZoneSnapshot) -> Nearby | None:
+        """The other zones' view :func:`~dnssync.plan.nearby` takes (none for most targets)."""
+        others = self.neighbours.get(zone)
+        if not others:
+            return None
+        snapshots = {zone: snapshot}
+        for other in sorted(others):
+            snapshots[other] = (await self.readers[other].read()).snapshot
+        types = self.plan_options.managed_types
+        return nearby(zone, self.cfg.zones, snapshots, self.registry, types)
 
     @staticmethod
     async def _reread(reader: ZoneReader) -> Read:
@@ -305,6 +485,20 @@ class EndpointFeed(Protocol):
         ...
 
     async def wait(self, timeout: float | None = None) -> set[ObjectRef]: ...
+
+
+@runtime_checkable
+class NameFeed(Protocol):
+    """A feed that knows which names its changes touched: a pass plans only those."""
+
+    @property
+    def version(self) -> int: ...
+
+    def take_names(self) -> set[str]: ...
+
+    def wants(self, name: str) -> bool: ...
+
+    def at(self, names: Iterable[str]) -> list[Endpoint]: ...
 
 
 class Recorder(Protocol):
@@ -346,6 +540,7 @@ class Loop:
         recorder: Recorder | None = None,
         options: LoopOptions = LoopOptions(),
         clock: Callable[[], float] = time.monotonic,
+        on_applied: Callable[[], None] | None = None,
     ) -> None:
         self.target = target
         self.feed = feed
@@ -354,6 +549,8 @@ class Loop:
         self.health = health
         self.leadership = leadership or AlwaysLeader()
         self.recorder = recorder
+        #: Told (never awaited) after a pass that put the feed's current inputs in DNS.
+        self.on_applied = on_applied
         self.options = options
         self.clock = clock
         self.failures = 0
@@ -361,6 +558,8 @@ class Loop:
         self._refused: dict[str, str] = {}  # zone -> the refusal last logged
         self._logged: set[str] = set()  # invalid-input texts already logged
         self._poke = asyncio.Event()
+        #: The last pass left DNS as planned: the next change may be planned alone.
+        self._settled = False
         health.expect_target(target.name)
 
     def poke(self) -> None:
@@ -372,8 +571,7 @@ class Loop:
             return self.options.interval
         # Capped, jittered backoff: one target's outage never speeds up or
         # delays the others, each loop waits on its own.
-        base = min(self.options.backoff_max, 0.5 * 2.0 ** min(self.failures, 10))
-        return base * (0.5 + random.random() / 2)
+        return retry.Backoff(initial=1.0, cap=self.options.backoff_max).delay(self.failures)
 
     async def run(self, stopping: asyncio.Event) -> None:
         """Until ``stopping``: a pass finishes before the loop looks at it."""
@@ -387,29 +585,56 @@ class Loop:
                 self._poke.clear()
                 if changed and self.options.debounce:
                     await asyncio.sleep(self.options.debounce)
+            else:
+                changed = set()
             first = False
             if self.clock() - last_full >= self.options.full_read_every:
                 for reader in self.target.readers.values():
                     reader.forget()
                 last_full = self.clock()
-            await self.once()
+            await self.once(changed=bool(changed))
 
-    async def once(self) -> TargetResult | None:
-        """One pass (reads always; writes only as leader)."""
+    async def once(self, *, changed: bool = False) -> TargetResult | None:
+        """One pass (reads always; writes only as leader).
+
+        ``changed``: woken by the feed. Then, where the last pass left DNS as
+        planned, only the names the changes touched are planned
+        (:meth:`Target.reconcile_names`); otherwise, and on every periodic
+        pass, the whole target.
+        """
         leader = self.leadership.is_leader()
         self.metrics.leader.set(1 if leader else 0)
         errors = self.feed.errors()
+        version = self.feed.version
+        complete = not any(e.partial for e in errors)
+        feed = self.feed
+        names = feed.take_names() if isinstance(feed, NameFeed) else None
         started = self.clock()
+        settled, self._settled = self._settled, False
         try:
-            result = await self.target.reconcile(
-                self.feed.endpoints(), apply=leader, complete=not errors, version=self.feed.version
-            )
+            result = None
+            alone = changed and settled and complete and leader
+            if alone and isinstance(feed, NameFeed) and names is not None:
+                result = await self.target.reconcile_names(names, feed, apply=True, version=version)
+            if result is None:
+                result = await self.target.reconcile(
+                    self.feed.endpoints(), apply=leader, complete=complete, version=version
+                )
         except DnssyncError as e:  # a target-wide failure (e.g. bad key)
             self.failures += 1
             self.health.reconciled(self.target.name, ok=False, error=str(e))
             log.error("target %s: %s", self.target.name, e)
             return None
         elapsed = self.clock() - started
+        log.debug(
+            "target %s: %s pass in %.1f ms",
+            self.target.name,
+            "partial" if any(z.partial for z in result.zones) else "whole",
+            elapsed * 1000,
+        )
+        self._settled = (
+            leader and complete and _in_dns(result) and not any(z.reread for z in result.zones)
+        )
         self._observe(result, elapsed)
         self._log_pass(result, errors)
         if result.ok:
@@ -422,6 +647,14 @@ class Loop:
         self._invalid(errors, tell=leader)
         if self.recorder is not None and leader:
             self._tell(result)
+        # Inputs changed during the pass: the generations now are not the applied ones.
+        if (
+            self.on_applied is not None
+            and leader
+            and _in_dns(result)
+            and self.feed.version == version
+        ):
+            self.on_applied()
         return result
 
     def _log_pass(self, result: TargetResult, errors: list[InvalidInput]) -> None:
@@ -475,7 +708,7 @@ class Loop:
                 m.reconcile_errors.labels(*labels).inc()
                 m.dns_errors.labels(*labels, _error_code(zr.error)).inc()
                 continue
-            if zr.plan is not None:
+            if zr.plan is not None and not zr.partial:
                 p = zr.plan
                 m.conflicts.labels(*labels).set(len(p.conflicts))
                 m.skipped.labels(*labels).set(len(p.skipped))
@@ -563,6 +796,17 @@ class Loop:
                     notes.append((s.resource, "Skipped", f"{s.key}: {s.reason}", True))
         for ref, reason, message, warning in notes:
             self._note(ref, reason, message, warning)
+
+
+def _names_of(change: Change) -> set[str]:
+    """The owner names a change writes at: its record's and its ownership records'."""
+    owners = (*change.old, *change.new)
+    return {change.name, *(o.owner.name for o in owners), *(o.name for o in change.leftovers)}
+
+
+def _in_dns(result: TargetResult) -> bool:
+    """Whether a pass left every zone as planned: no error, rejection or refusal."""
+    return result.ok and all(z.plan is not None and not z.plan.refused for z in result.zones)
 
 
 def _annotated(problems: Iterable[InvalidInput]) -> str:

@@ -30,6 +30,9 @@ class InvalidInput(DnssyncError):
     ``where`` names the place (file, resource, annotation) the value came from.
     """
 
+    #: Records may be missing because of it: a pass with such an error deletes nothing.
+    partial: ClassVar[bool] = True
+
     def __init__(self, message: str, *, where: str = "") -> None:
         self.where = where
         self.message = message
@@ -38,6 +41,13 @@ class InvalidInput(DnssyncError):
 
 class InvalidName(InvalidInput):
     """A DNS name that is not valid, or not inside the zones it must be in."""
+
+
+class Ignored(InvalidInput):
+    """A value reported and left unused that costs no record (a DNSEndpoint's
+    ``setIdentifier``, a route's own ``target`` annotation): deletes go on."""
+
+    partial: ClassVar[bool] = False
 
 
 class ServeFailed(DnssyncError):

@@ -80,11 +80,20 @@ class ObjectRef:
 
     @property
     def resource(self) -> str:
-        """external-dns's ``resource`` label value: ``ingress/ns/name``."""
-        return f"{self.kind}/{self.namespace}/{self.name}"
+        """external-dns's ``resource`` label value: ``ingress/ns/name``.
+
+        Empty for :data:`DERIVED` records, which no one object asks for.
+        """
+        return f"{self.kind}/{self.namespace}/{self.name}" if self.kind else ""
 
     def __str__(self) -> str:
         return self.resource
+
+
+#: The source of records dnssync derives from others (the reverse records of
+#: ``create_ptr``): several objects may share one, so it names none, and its
+#: ownership TXT carries no ``resource`` label -- as external-dns writes it.
+DERIVED = ObjectRef("", "", "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +105,10 @@ class Endpoint:
     targets: tuple[str, ...]
     source: ObjectRef
     ttl: int | None = None
+    #: The ``record-type`` annotation's say on a reverse (PTR) record for an
+    #: A/AAAA: True for ``ptr``, False for any other value, None when absent
+    #: (the target's ``create_ptr`` decides).
+    ptr: bool | None = None
 
     @property
     def key(self) -> RecordKey:
@@ -188,6 +201,9 @@ class Plan:
     refused: str = ""  # non-empty when the safety gate refused the changes
     owned: int = 0  # record sets of ours in the zone as read
     desired: int = 0  # endpoints inside the zone
+    #: Record sets of the owner migrated from whose ownership the changes
+    #: rewrite to ours (or that they delete, under sync).
+    taken_over: tuple[Owned, ...] = ()
 
     def count(self, action: Action) -> int:
         return sum(1 for c in self.changes if c.action is action)
@@ -221,3 +237,20 @@ class ZoneSnapshot:
         )
 
     __hash__ = None  # type: ignore[assignment]
+
+
+@dataclass(frozen=True, slots=True)
+class Nearby:
+    """What the target's other zones hold that ownership in one zone depends on.
+
+    external-dns names a zone apex's ownership TXT outside the zone
+    (``extdns-a-example.com`` for ``example.com``).  When the target also
+    serves the zone holding that name (a parent zone), the TXT record sets
+    there are in ``txt``: read only, since one UPDATE message edits one zone.
+    ``records`` are the record sets at the apexes of the target's other zones
+    whose external-dns ownership names lie in this zone, so their TXTs here
+    mark records that exist.
+    """
+
+    txt: Mapping[RecordKey, RRset] = field(default_factory=dict)
+    records: frozenset[RecordKey] = frozenset()

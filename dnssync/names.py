@@ -10,6 +10,7 @@ elsewhere are plain string equality.  Zone membership is label-aware:
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Iterable
 
@@ -106,6 +107,17 @@ def zone_for(name: str, zones: Iterable[str]) -> str | None:
         if in_zone(name, zone) and (best is None or len(zone) > len(best)):
             best = zone
     return best
+
+
+def reverse_name(address: str) -> str:
+    """The PTR owner name of an IP address: ``2.49.168.192.in-addr.arpa``, nibbles for IPv6.
+
+    Raises :class:`InvalidName` for text that is not an address.
+    """
+    try:
+        return ipaddress.ip_address(address).reverse_pointer.lower()
+    except ValueError:
+        raise InvalidName(f"{address!r} is not an IP address") from None
 
 
 def is_acme_name(name: str) -> bool:

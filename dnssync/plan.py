@@ -36,6 +36,10 @@ fixed):
 * **Legacy ownership.** A record of ours known only by its untyped
   (<= v0.17) TXT gets its typed TXT on the next pass, as external-dns
   forces an update when the typed name is missing.
+* **The apex's ownership in a parent zone.** external-dns's ownership name
+  for a zone apex lies outside the zone; where the target serves the zone
+  holding it, it is read as a claim (:class:`~dnssync.model.Nearby`), and
+  that zone keeps it while the record it marks exists.
 * **Safety gate.** A plan that would delete or rewrite more than a set share
   of the owned record sets is refused unless forced.
 * **Prerequisites.** Every change carries what it was planned on: our
@@ -49,7 +53,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from dnssync.domainfilter import DomainFilter
@@ -60,6 +64,7 @@ from dnssync.model import (
     Change,
     Conflict,
     Endpoint,
+    Nearby,
     Owned,
     Ownership,
     Plan,
@@ -93,6 +98,11 @@ class PlanOptions:
     ownership_ttl: int | None = None
     #: Names the target may touch (external-dns's --domain-filter and kin).
     domain_filter: DomainFilter = field(default_factory=DomainFilter)
+    #: external-dns's --migrate-from-txt-owner: records of this owner are taken
+    #: over, but only those whose resource label names one of ...
+    migrate_from_owner: str = ""
+    #: ... the objects the target reads now (``kind/namespace/name``).
+    live_resources: frozenset[str] = frozenset()
 
 
 def split_by_zone(
@@ -136,6 +146,49 @@ class _Current:
     rrsets: dict[str, RRset] = field(default_factory=dict)
     ours: dict[str, Claim] = field(default_factory=dict)
     foreign: dict[str, str] = field(default_factory=dict)  # type -> why not ours
+    #: Types ours by migration: their ownership TXT still names the old owner.
+    taken: set[str] = field(default_factory=set)
+
+
+@dataclass(frozen=True, slots=True)
+class _Want:
+    """One desired record set at its name, beside what the zone holds there."""
+
+    ep: Endpoint
+    cur: _Current
+    target: RRset  # as it is to be published (values canonical, TTL settled)
+    #: Types at the name the change removes: our set of this type (an update),
+    #: or the sets a CNAME cannot stand beside (a type change).
+    replaces: tuple[str, ...]
+
+    @property
+    def name(self) -> str:
+        return self.ep.name
+
+    @property
+    def type(self) -> str:
+        return self.ep.type
+
+    @property
+    def resource(self) -> str:
+        return self.ep.source.resource
+
+    @property
+    def current(self) -> RRset | None:
+        return self.cur.rrsets.get(self.ep.type)
+
+    @property
+    def settled(self) -> bool:
+        """Ours, as wanted, under its typed ownership name: nothing to do.
+
+        A legacy-only claim is rewritten even when the record is right, as
+        external-dns forces an update when the typed TXT is missing; so is a
+        record taken over from the owner we migrate from.
+        """
+        claim = self.cur.ours.get(self.ep.type)
+        if claim is None or claim.legacy or self.ep.type in self.cur.taken:
+            return False
+        return self.current == self.target
 
 
 class _Planner:
@@ -144,8 +197,10 @@ class _Planner:
         snapshot: ZoneSnapshot,
         registry: Registry,
         options: PlanOptions,
+        nearby: Nearby,
     ) -> None:
         self.snapshot = snapshot
+        self.nearby = nearby
         self.zone = snapshot.zone
         self.registry = registry
         self.options = options
@@ -174,46 +229,93 @@ class _Planner:
         self.types_at: dict[str, set[str]] = defaultdict(set)
         #: Names whose TXT record set holds registry values (ownership records).
         self.heritage_txt: set[str] = set()
+        #: Record sets ours by migration -> the old owner's claim.
+        self.taken: dict[RecordKey, Claim] = {}
         #: Desired record sets that could not be planned (a bad value, say):
         #: what is there stays as it is -- neither updated, deleted nor listed.
         self.held: set[RecordKey] = set()
         for key, raw in snapshot.rrsets.items():
-            self.types_at[key.name].add(key.type)
-            if key.type not in options.managed_types:
-                continue
-            rrset = self._published(raw)
-            if rrset is None:
-                continue
-            cur = self.by_name[key.name]
-            cur.rrsets[key.type] = rrset
+            self._read(key, raw)
+        for key in nearby.records:
+            # Another zone's apex record: its external-dns ownership name is here.
             for txt_name in registry.claim_names(key.name, key.type, zone=self.zone):
                 if txt_name is not None:
                     self.holders[txt_name].add(key)
-            if not options.domain_filter.match(key.name):
-                cur.foreign[key.type] = "outside the domain filter"
-                continue
-            if key.name == self.zone and not TYPES[key.type].at_apex:
-                cur.foreign[key.type] = f"the zone apex's {key.type} records are the zone's own"
-                continue
-            if rrset is not raw:
-                # Deleting or replacing it would take the ownership values along.
-                cur.foreign[key.type] = "its record set holds ownership records too"
-                continue
-            claims = registry.claims(snapshot, key.name, key.type)
-            mine = registry.owns(claims)
-            if mine is not None:
-                cur.ours[key.type] = mine
-                self.owned_count += 1
-            elif claims:
-                # Name an owner other than us: claims[0] may be our own claim
-                # beside another owner's.
-                deciding = registry.effective(claims)
-                others = [c.owner for c in deciding if c.owner != registry.owner_id]
-                cur.foreign[key.type] = f"owned by {others[0]!r}"
-            else:
-                cur.foreign[key.type] = (
-                    "not managed by external-dns or dnssync (no ownership record)"
-                )
+
+    def _read(self, key: RecordKey, raw: RRset) -> None:
+        """Note one record set of the snapshot: ours, or why it is not."""
+        self.types_at[key.name].add(key.type)
+        if key.type not in self.options.managed_types:
+            return
+        rrset = self._published(raw)
+        if rrset is None:
+            return
+        cur = self.by_name[key.name]
+        cur.rrsets[key.type] = rrset
+        for txt_name in self.registry.claim_names(key.name, key.type, zone=self.zone):
+            if txt_name is not None:
+                self.holders[txt_name].add(key)
+        why = self._never_ours(key, raw, rrset)
+        if why is not None:
+            cur.foreign[key.type] = why
+            return
+        claims = self.registry.claims(self.snapshot, key.name, key.type, self.nearby.txt)
+        mine = self.registry.owns(claims)
+        taken = None if mine is not None else self._taken_over(claims)
+        if taken is not None:
+            cur.taken.add(key.type)
+            self.taken[key] = taken
+        claim = mine or taken
+        if claim is not None:
+            cur.ours[key.type] = claim
+            self.owned_count += 1
+        elif claims:
+            # Name an owner other than us: claims[0] may be our own claim
+            # beside another owner's.
+            deciding = self.registry.effective(claims)
+            others = [c for c in deciding if c.owner != self.registry.owner_id]
+            cur.foreign[key.type] = f"owned by {others[0].owner!r}" + self._not_taken(others[0])
+        else:
+            cur.foreign[key.type] = "not managed by external-dns or dnssync (no ownership record)"
+
+    def _taken_over(self, claims: list[Claim]) -> Claim | None:
+        """The old owner's claim on a record migration takes over, if it does.
+
+        Every deciding claim names the owner we migrate from (or us), and each
+        of the old owner's names a resource the target reads now: a record of
+        an object that is gone, or of another cluster still using that owner
+        id, stays that owner's.
+        """
+        old = self.options.migrate_from_owner
+        deciding = self.registry.effective(claims)
+        theirs = [c for c in deciding if c.owner == old]
+        if (
+            not old
+            or not theirs
+            or any(c.owner not in (old, self.registry.owner_id) for c in deciding)
+        ):
+            return None
+        if any(c.resource not in self.options.live_resources for c in theirs):
+            return None
+        return theirs[0]
+
+    def _not_taken(self, claim: Claim) -> str:
+        """Why migration leaves a claim of the old owner alone ("" if it is not one)."""
+        if not self.options.migrate_from_owner or claim.owner != self.options.migrate_from_owner:
+            return ""
+        resource = claim.resource or "none"
+        return f" (not taken over: its resource {resource} is not among the target's objects)"
+
+    def _never_ours(self, key: RecordKey, raw: RRset, rrset: RRset) -> str | None:
+        """Why a record set is never ours to change, whatever its ownership says."""
+        if not self.options.domain_filter.match(key.name):
+            return "outside the domain filter"
+        if key.name == self.zone and not TYPES[key.type].at_apex:
+            return f"the zone apex's {key.type} records are the zone's own"
+        if rrset is not raw:
+            # Deleting or replacing it would take the ownership values along.
+            return "its record set holds ownership records too"
+        return None
 
     def _published(self, raw: RRset) -> RRset | None:
         """The record set as published: a TXT set without its registry values.
@@ -251,20 +353,7 @@ class _Planner:
         self.desired_count = sum(len(eps) for c in per_name.values() for eps in c.values())
         for name in sorted(per_name):
             claimants = per_name[name]
-            if len(claimants) == 1:
-                (eps,) = claimants.values()
-            else:
-                current = self.by_name.get(name)
-                holders = {c.resource for c in current.ours.values()} if current else set()
-                keep = sorted(r for r in claimants if r in holders)
-                if keep:
-                    winner, reason = keep[0], "already owns the name"
-                else:
-                    winner = min(claimants, key=lambda r: _rank(claimants[r]))
-                    reason = "fewer targets, then lower targets (addresses first), as external-dns"
-                eps = claimants[winner]
-                losers = tuple(sorted(r for r in claimants if r != winner))
-                self.conflicts.append(Conflict(name, winner, losers, reason))
+            eps = self._pick(name, claimants)
             types = {e.type for e in eps}
             if "CNAME" in types and len(types) > 1:
                 resource = eps[0].source.resource
@@ -272,12 +361,29 @@ class _Planner:
                     self.skipped.append(
                         Skipped(e.key, resource, "a CNAME cannot stand next to other types")
                     )
-                # Fix: still wanted, so not deleted under sync (was: deleted, and
-                # with a conflict the loser took the name in the next round).
+                # Still wanted, so not deleted under sync: else, with a
+                # conflict, the loser would take the name in the next round.
                 self.unplannable.add(name)
                 continue
             out[name] = eps
         return out
+
+    def _pick(self, name: str, claimants: dict[str, list[Endpoint]]) -> list[Endpoint]:
+        """The winning object's endpoints at ``name``; the others reported as a conflict."""
+        if len(claimants) == 1:
+            (eps,) = claimants.values()
+            return eps
+        current = self.by_name.get(name)
+        holders = {c.resource for c in current.ours.values()} if current else set()
+        keep = sorted(r for r in claimants if r in holders)
+        if keep:
+            winner, reason = keep[0], "already owns the name"
+        else:
+            winner = min(claimants, key=lambda r: _rank(claimants[r]))
+            reason = "fewer targets, then lower targets (addresses first), as external-dns"
+        losers = tuple(sorted(r for r in claimants if r != winner))
+        self.conflicts.append(Conflict(name, winner, losers, reason))
+        return claimants[winner]
 
     def _admit(self, ep: Endpoint) -> Endpoint | None:
         """The endpoint with canonical values, or None (skipped, saying why)."""
@@ -310,112 +416,70 @@ class _Planner:
         return Owned(rrset, claim.ownership, claim.resource)
 
     def plan_name(self, name: str, eps: list[Endpoint]) -> None:
+        """The one emitter: each wanted record set through the checks, then one change."""
         cur = self.by_name.get(name) or _Current()
-        policy = self.options.policy
-        wanted = {e.type: e for e in eps}
-        resource = eps[0].source.resource
         old: list[Owned] = []
         new: list[Owned] = []
         blocked = False
-        for type_, ep in sorted(wanted.items()):
-            current = cur.rrsets.get(type_)
-            target = RRset.of(name, type_, self.ttl(ep, current), ep.targets)
-            why = self._placement(name, type_)
-            if why is not None:
-                self.skipped.append(Skipped(ep.key, resource, why))
-                blocked = True
+        for ep in sorted(eps, key=lambda e: e.type):
+            want = self._want(ep, cur)
+            failed = self._check(_EVERY, want)
+            if failed is None and want.current is not None and want.settled:
                 continue
-            if type_ in cur.foreign:
-                self.skipped.append(Skipped(ep.key, resource, cur.foreign[type_]))
-                blocked = True
+            if failed is None:
+                failed = self._check(_UPDATE if want.current is not None else _CREATE, want)
+            if failed is not None:
+                check, why = failed
+                self.skipped.append(Skipped(ep.key, want.resource, why))
+                blocked = blocked or check.holds_name
                 continue
-            if current is not None:
-                claim = cur.ours[type_]
-                # A legacy-only claim is rewritten even when the record is right:
-                # external-dns does the same (a forced update when the typed TXT is missing).
-                if current == target and not claim.legacy:
-                    continue
-                if policy is Policy.CREATE_ONLY:
-                    what = "differs" if current != target else "has only a legacy ownership record"
-                    self.skipped.append(
-                        Skipped(ep.key, resource, f"{what}, but the policy is create-only")
-                    )
-                    continue
-                ownership = self._ownership(name, type_, resource)
-                moved = ownership.name != claim.ownership.name  # legacy -> typed
-                why = self._txt_blocked(ownership.name) if moved else None
-                if why is not None:
-                    self.skipped.append(Skipped(ep.key, resource, why))
-                    blocked = True
-                    continue
-                old.append(self.owned(current, claim))
-                new.append(self._new(target, ownership, resource))
-                continue
-            # A type we don't have at this name yet.
-            conflicting = [
-                t for t in cur.rrsets if t != type_ and (t == "CNAME" or type_ == "CNAME")
-            ]
-            foreign_conflict = [t for t in conflicting if t in cur.foreign]
-            if foreign_conflict:
-                self.skipped.append(
-                    Skipped(
-                        ep.key,
-                        resource,
-                        f"a CNAME cannot stand next to the {'/'.join(foreign_conflict)} "
-                        "record there, which is not ours",
-                    )
-                )
-                blocked = True
-                continue
-            if type_ == "CNAME" and self._name_in_use(name, cur, conflicting):
-                self.skipped.append(
-                    Skipped(
-                        ep.key, resource, "a CNAME cannot stand next to the other records there"
-                    )
-                )
-                blocked = True
-                continue
-            if type_ == "CNAME" and name in self.txt_wanted:
-                # Fix: the TXT of a record this plan writes goes here; a CNAME
-                # would make that TXT (or this CNAME) fail on the server.
-                key = self.txt_wanted[name]
-                self.skipped.append(
-                    Skipped(ep.key, resource, f"the name is the ownership record name of {key}")
-                )
-                blocked = True
-                continue
-            why = self._txt_blocked(self.registry.txt_name(name, type_, zone=self.zone))
-            if why is not None:
-                self.skipped.append(Skipped(ep.key, resource, why))
-                blocked = True
-                continue
-            if conflicting and policy is Policy.CREATE_ONLY:
-                self.skipped.append(
-                    Skipped(ep.key, resource, "type change needs an update; policy is create-only")
-                )
-                continue
-            stale = self._stale_claim(name, type_)
-            if stale is not None:
-                self.skipped.append(Skipped(ep.key, resource, stale))
-                blocked = True
-                continue
-            for t in conflicting:
-                # A type change: ours of the other type goes in the same message.
+            for t in want.replaces:
                 if all(o.rrset.type != t for o in old):
                     old.append(self.owned(cur.rrsets[t], cur.ours[t]))
-            new.append(self._new(target, self._ownership(name, type_, resource), resource))
+            ownership = self._ownership(name, ep.type, want.resource)
+            new.append(self._new(want.target, ownership, want.resource))
+        self._unwanted(name, cur, {e.type for e in eps}, old, blocked=blocked)
+        if old or new:
+            self._emit(name, old, new)
+
+    def _want(self, ep: Endpoint, cur: _Current) -> _Want:
+        current = cur.rrsets.get(ep.type)
+        target = RRset.of(ep.name, ep.type, self.ttl(ep, current), ep.targets)
+        if current is not None and ep.type in cur.ours:
+            # An update replaces exactly the record set of ours of this type.
+            replaces: tuple[str, ...] = (ep.type,)
+        else:
+            # A type change: CNAME and any other type never stand together.
+            replaces = tuple(
+                t for t in sorted(cur.rrsets) if t != ep.type and "CNAME" in (t, ep.type)
+            )
+        return _Want(ep, cur, target, replaces)
+
+    def _check(self, checks: tuple[_NameCheck, ...], want: _Want) -> tuple[_NameCheck, str] | None:
+        """The first check ``want`` fails, with its reason."""
+        for check in checks:
+            why = check.test(self, want)
+            if why is not None:
+                return check, why
+        return None
+
+    def _unwanted(
+        self, name: str, cur: _Current, wanted: set[str], old: list[Owned], *, blocked: bool
+    ) -> None:
+        """Ours at ``name`` that nothing wants any more: deleted under sync, else orphans.
+
+        Not while a wanted record set there could not be planned: the name is
+        still in use, and what it needs may be what is there.
+        """
         replaced = {o.rrset.type for o in old}
-        # Ours at this name that nothing wants any more.
         for type_, claim in sorted(cur.ours.items()):
             if type_ in wanted or type_ in replaced or RecordKey(name, type_) in self.held:
                 continue
             item = self.owned(cur.rrsets[type_], claim)
-            if policy is Policy.SYNC and not blocked:
+            if self.options.policy is Policy.SYNC and not blocked:
                 old.append(item)
             else:
                 self.orphans.append(item)
-        if old or new:
-            self._emit(name, old, new)
 
     def _placement(self, name: str, type_: str) -> str | None:
         """Why a record of ``type_`` cannot stand at ``name`` with its ownership record."""
@@ -435,7 +499,7 @@ class _Planner:
             return "a CNAME record stands there, and nothing may stand next to it"
         return None
 
-    def _name_in_use(self, name: str, cur: _Current, replaced: list[str]) -> bool:
+    def _name_in_use(self, name: str, cur: _Current, replaced: Sequence[str]) -> bool:
         """Whether data other than our record sets being replaced is at ``name``."""
         if name in self.snapshot.other_names:
             return True
@@ -454,14 +518,19 @@ class _Planner:
         return not set(txt.values) <= leaving
 
     def _txt_blocked(self, txt_name: str) -> str | None:
-        """Fix: why no ownership TXT can be added at ``txt_name``, if none can.
+        """Why no ownership TXT can be added at ``txt_name``, if none can.
 
         A server silently ignores a TXT added at a name holding a CNAME (RFC
         2136 3.4.2.2): the record would be written without its ownership
-        record, and nobody's from then on.
+        record, and nobody's from then on.  A TXT record set of ours there
+        would hold an ownership value beside its published ones, and be
+        nobody's to change from then on (nor could this plan delete it, its
+        values having changed): the record waits until that one is gone.
         """
         if self.snapshot.get(txt_name, "CNAME") is not None:
             return f"its ownership record name {txt_name} holds a CNAME"
+        if "TXT" in self.by_name.get(txt_name, _Current()).ours:
+            return f"its ownership record name {txt_name} holds a TXT record of ours"
         return None
 
     def _new(self, rrset: RRset, ownership: Ownership, resource: str) -> Owned:
@@ -639,6 +708,7 @@ class _Planner:
             refused,
             owned=self.owned_count,
             desired=self.desired_count,
+            taken_over=tuple(o for c in changes for o in c.old if o.rrset.key in self.taken),
         )
 
 
@@ -719,6 +789,98 @@ def _ownership_set(p: _Planner, ep: Endpoint) -> str | None:
 _VALUE_RULES: tuple[_Rule, ...] = (_acme_txt, _forged_ownership, _ownership_set)
 
 
+# --- what a record set must meet at its name to be planned -------------------
+#
+# The emitter (_Planner.plan_name) runs _EVERY, then _UPDATE for a type we
+# own there or _CREATE for a new one; the first check that names a reason
+# skips the record set.  A check that ``holds_name`` also keeps everything of
+# ours at the name in place this pass: the name is still wanted, and a fault
+# in the zone (not the policy) is what stopped it.
+
+
+@dataclass(frozen=True, slots=True)
+class _NameCheck:
+    test: Callable[[_Planner, _Want], str | None]
+    holds_name: bool = True
+
+
+def _misplaced(p: _Planner, w: _Want) -> str | None:
+    return p._placement(w.name, w.type)
+
+
+def _not_ours(p: _Planner, w: _Want) -> str | None:
+    return w.cur.foreign.get(w.type)
+
+
+def _create_only_update(p: _Planner, w: _Want) -> str | None:
+    if p.options.policy is not Policy.CREATE_ONLY:
+        return None
+    if w.current != w.target:
+        what = "differs"
+    elif w.type in w.cur.taken:
+        what = f"is owner {w.cur.ours[w.type].owner!r}'s, to be taken over"
+    else:
+        what = "has only a legacy ownership record"
+    return f"{what}, but the policy is create-only"
+
+
+def _typed_name_taken(p: _Planner, w: _Want) -> str | None:
+    # Moving a legacy claim to its typed name adds a TXT there.
+    claim = w.cur.ours[w.type]
+    txt_name = p.registry.txt_name(w.name, w.type, zone=p.zone)
+    return None if txt_name == claim.ownership.name else p._txt_blocked(txt_name)
+
+
+def _beside_foreign(p: _Planner, w: _Want) -> str | None:
+    foreign = [t for t in w.replaces if t in w.cur.foreign]
+    if not foreign:
+        return None
+    return f"a CNAME cannot stand next to the {'/'.join(foreign)} record there, which is not ours"
+
+
+def _cname_name_in_use(p: _Planner, w: _Want) -> str | None:
+    if w.type == "CNAME" and p._name_in_use(w.name, w.cur, w.replaces):
+        return "a CNAME cannot stand next to the other records there"
+    return None
+
+
+def _cname_at_ownership_name(p: _Planner, w: _Want) -> str | None:
+    # The TXT of a record this plan writes goes here; a CNAME would make that
+    # TXT (or this CNAME) fail on the server.
+    if w.type == "CNAME" and w.name in p.txt_wanted:
+        return f"the name is the ownership record name of {p.txt_wanted[w.name]}"
+    return None
+
+
+def _ownership_name_blocked(p: _Planner, w: _Want) -> str | None:
+    return p._txt_blocked(p.registry.txt_name(w.name, w.type, zone=p.zone))
+
+
+def _create_only_type_change(p: _Planner, w: _Want) -> str | None:
+    if w.replaces and p.options.policy is Policy.CREATE_ONLY:
+        return "type change needs an update; policy is create-only"
+    return None
+
+
+def _stale_claim(p: _Planner, w: _Want) -> str | None:
+    return p._stale_claim(w.name, w.type)
+
+
+_EVERY: tuple[_NameCheck, ...] = (_NameCheck(_misplaced), _NameCheck(_not_ours))
+_UPDATE: tuple[_NameCheck, ...] = (
+    _NameCheck(_create_only_update, holds_name=False),
+    _NameCheck(_typed_name_taken),
+)
+_CREATE: tuple[_NameCheck, ...] = (
+    _NameCheck(_beside_foreign),
+    _NameCheck(_cname_name_in_use),
+    _NameCheck(_cname_at_ownership_name),
+    _NameCheck(_ownership_name_blocked),
+    _NameCheck(_create_only_type_change, holds_name=False),
+    _NameCheck(_stale_claim),
+)
+
+
 def holds(change: Change, snapshot: ZoneSnapshot) -> bool:
     """Whether ``snapshot`` already shows what ``change`` brings about.
 
@@ -749,6 +911,101 @@ def plan(
     snapshot: ZoneSnapshot,
     registry: Registry,
     options: PlanOptions = PlanOptions(),
+    nearby: Nearby | None = None,
 ) -> Plan:
-    """Compute the changes that bring ``snapshot`` to ``desired``."""
-    return _Planner(snapshot, registry, options).run(desired)
+    """Compute the changes that bring ``snapshot`` to ``desired``.
+
+    ``nearby`` is what the target's other zones hold at the names
+    external-dns gives zone apexes (:func:`nearby`).
+    """
+    return _Planner(snapshot, registry, options, nearby or Nearby()).run(desired)
+
+
+def apex_neighbours(
+    zones: Sequence[str], registry: Registry, types: Iterable[str]
+) -> dict[str, set[str]]:
+    """For each zone, the target's other zones :func:`nearby` needs to read.
+
+    external-dns's ownership name for a zone's apex may lie in another zone of
+    the target (a parent); that zone and this one each need the other's view.
+    """
+    out: dict[str, set[str]] = {z: set() for z in zones}
+    for zone in zones:
+        for type_ in sorted(set(types)):
+            name = registry.outside_apex_name(zone, type_, zone=zone)
+            holder = zone_for(name, zones) if name is not None else None
+            if holder is not None and holder != zone:
+                out[zone].add(holder)
+                out[holder].add(zone)
+    return out
+
+
+def nearby(
+    zone: str,
+    zones: Sequence[str],
+    snapshots: Mapping[str, ZoneSnapshot],
+    registry: Registry,
+    types: Iterable[str],
+) -> Nearby:
+    """What the other zones in ``snapshots`` hold that ``zone``'s ownership depends on.
+
+    The TXT record sets at external-dns's names for ``zone``'s apex, and the
+    record sets at other apexes whose external-dns names lie in ``zone``
+    (each name in the longest of the target's ``zones`` holding it).
+    """
+    txt: dict[RecordKey, RRset] = {}
+    records: set[RecordKey] = set()
+    for other, snap in snapshots.items():
+        if other == zone:
+            continue
+        for type_ in sorted(set(types)):
+            mine = registry.outside_apex_name(zone, type_, zone=zone)
+            rrset = snap.get(mine, "TXT") if mine and zone_for(mine, zones) == other else None
+            if rrset is not None:
+                txt[rrset.key] = rrset
+            theirs = registry.outside_apex_name(other, type_, zone=other)
+            placed = theirs is not None and zone_for(theirs, zones) == zone
+            if placed and snap.get(other, type_) is not None:
+                records.add(RecordKey(other, type_))
+    return Nearby(txt, frozenset(records))
+
+
+def neighbourhood(
+    names: Iterable[str],
+    snapshot: ZoneSnapshot,
+    registry: Registry,
+    desired: Callable[[str], bool],
+) -> tuple[frozenset[str], ZoneSnapshot]:
+    """The names a plan of ``names`` alone must see, and the snapshot cut to them.
+
+    A record's plan reads its ownership names, and an ownership name's plan
+    (an orphan?) reads every record it may mark: from ``names``, each name
+    changed or holding something (in the zone, or ``desired``) brings in
+    those of its neighbours, until none is new.  Planning the cut snapshot with the desired
+    endpoints at the returned names gives, for those names, the changes a
+    plan of the whole zone gives -- provided the zone was planned to the end
+    before (the state a service reaches between two events).
+    """
+    zone, rrsets = snapshot.zone, snapshot.rrsets
+
+    def holds(name: str) -> bool:
+        if name in snapshot.other_names or desired(name):
+            return True
+        return any(RecordKey(name, t) in rrsets for t in TYPES)
+
+    changed = {n for n in names if in_zone(n, zone)}
+    seen: set[str] = set()
+    todo = list(changed)
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        if name not in changed and not holds(name):
+            continue  # nothing there, before or after: nothing it marks can have moved
+        for type_ in TYPES:
+            todo.extend(n for n in registry.claim_names(name, type_, zone=zone) if n)
+        todo.extend(registry.may_mark(name, zone=zone, types=TYPES))
+    cut = {k: v for n in seen for t in TYPES if (v := rrsets.get(k := RecordKey(n, t)))}
+    others = frozenset(n for n in seen if n in snapshot.other_names)
+    return frozenset(seen), ZoneSnapshot(zone, snapshot.serial, cut, others)

@@ -68,6 +68,13 @@ Apex
     not read this name back, so after moving back to external-dns the apex
     record stays in place, unowned, exactly as external-dns leaves it today.
 
+    external-dns's own name of rule 2's case is still read where the target
+    serves the zone holding it (a parent zone: external-dns's rfc2136
+    provider picks zones by string suffix, so with a suffix affix its apex
+    TXT lands there).  :meth:`Registry.claims` takes those TXT record sets as
+    ``nearby`` (:mod:`dnssync.plan` gathers them), as typed claims; nothing
+    in the apex zone's messages edits them.
+
 ACME names
     No TXT at or under an ``_acme-challenge`` or ``_dnssync-acme`` label is
     ever an ownership record, and no ownership record is written there: the
@@ -97,12 +104,12 @@ import hmac
 import re
 import struct
 import zlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from dnssync.errors import ConfigError, InvalidInput, InvalidName
-from dnssync.model import Ownership, ZoneSnapshot
+from dnssync.model import Ownership, RecordKey, RRset, ZoneSnapshot
 from dnssync.names import MAX_LABEL, MAX_NAME, in_zone, is_acme_name, split_first
 
 HERITAGE = "external-dns"
@@ -487,17 +494,48 @@ class Registry:
         self._decoded[value] = labels
         return None if labels is None else dict(labels)
 
-    def claims(self, snapshot: ZoneSnapshot, name: str, type_: str) -> list[Claim]:
+    def claims(
+        self,
+        snapshot: ZoneSnapshot,
+        name: str,
+        type_: str,
+        nearby: Mapping[RecordKey, RRset] | None = None,
+    ) -> list[Claim]:
         """Every heritage TXT for record (``name``, ``type_``): typed ones, then legacy ones.
 
         Legacy claims are read only where external-dns reads them: not for
         AAAA, and only at a name its parser does not take for a typed one.
+        For the apex, external-dns's own name outside the zone is read too,
+        from ``nearby`` (TXT record sets other zones of the target hold).
         """
-        typed, legacy = self._claim_names(name, snapshot.zone, type_)
+        zone = snapshot.zone
+        typed, legacy = self._claim_names(name, zone, type_)
         found = [] if typed is None else self._claims_at(snapshot, typed, legacy=False)
+        outside = self.outside_apex_name(name, type_, zone=zone) if nearby else None
+        if nearby and outside is not None:
+            rrset = nearby.get(RecordKey(outside, "TXT"))
+            found.extend(self._claims_in(rrset, outside, legacy=False))
         if legacy is not None:
             found.extend(self._claims_at(snapshot, legacy, legacy=True))
         return found
+
+    def outside_apex_name(self, name: str, type_: str, *, zone: str) -> str | None:
+        """external-dns's ownership name for an apex record when it lies outside the zone.
+
+        None for any other record, and when its name is inside the zone
+        (rule 1 of the module docstring: dnssync writes that name itself) or
+        is no valid DNS name (nobody can have written it).
+        """
+        name, zone, rtype = self._canonical(name, zone, type_)
+        if name != zone:
+            return None
+        external = self._map(name, rtype)
+        if _strictly_inside(external, zone):
+            return None
+        try:
+            return _checked(external, name)
+        except InvalidName:
+            return None
 
     def claim_names(self, name: str, type_: str, *, zone: str) -> tuple[str | None, str | None]:
         """Where claims for record (``name``, ``type_``) may stand: its typed
@@ -536,6 +574,58 @@ class Registry:
                 (n for n in names if self._claim_names(n, zone, "A")[1] == txt_name), None
             )
         return typed, legacy
+
+    def may_mark(self, txt_name: str, *, zone: str, types: Iterable[str]) -> set[str]:
+        """Every record name of ``zone`` that one of its ownership names -- typed, for one of
+        ``types``, or legacy -- puts at ``txt_name``.
+
+        :meth:`records_of` reads a name one way, as external-dns does; this tries
+        every reading (each type's affix, which a bare ``%{record_type}`` prefix
+        makes ambiguous, both names of a wildcard, the apex) and keeps the names
+        whose forward formula gives ``txt_name``: a plan of some names must miss
+        none that their ownership names mark.
+        """
+        txt, zone = _lower(txt_name), _lower(zone)
+        if not zone or not in_zone(txt, zone) or is_acme_name(txt):
+            return set()
+        kinds = tuple(t.upper() for t in types)
+        candidates = {zone}
+        for rtype in (*kinds, None):
+            candidates.update(self._unmapped(txt, rtype))
+        for name in list(candidates):
+            first, rest = split_first(name)
+            if rest and first == self.options.wildcard_replacement:
+                candidates.add(f"*.{rest}")
+        return {
+            name
+            for name in candidates
+            if name
+            and "" not in name.split(".")
+            and in_zone(name, zone)
+            and any(txt in self._claim_names(name, zone, t) for t in kinds)
+        }
+
+    def _unmapped(self, txt: str, rtype: str | None) -> list[str]:
+        """The record names :meth:`_map` could have made ``txt`` from, for ``rtype``."""
+        opts = self.options
+        t = "" if rtype is None else rtype.lower()
+        prefix = opts.prefix.replace(RECORD_TEMPLATE, t)
+        suffix = opts.suffix.replace(RECORD_TEMPLATE, t)
+        middle = f"{t}-" if rtype is not None and not opts.type_in_affix else ""
+        head = prefix + middle
+        if not txt.startswith(head):
+            return []
+        body = txt[len(head) :]
+        if not suffix:
+            return [body]
+        out = []
+        at = body.find(suffix)
+        while at >= 0:
+            end = at + len(suffix)
+            if end == len(body) or body[end] == ".":
+                out.append(body[:at] + body[end:])
+            at = body.find(suffix, at + 1)
+        return out
 
     def _claim_names(self, name: str, zone: str, type_: str) -> tuple[str | None, str | None]:
         """Where claims for a record may stand: its typed and legacy names."""
@@ -592,11 +682,13 @@ class Registry:
     # --- internals ---
 
     def _claims_at(self, snapshot: ZoneSnapshot, txt_name: str, *, legacy: bool) -> list[Claim]:
+        return self._claims_in(snapshot.get(txt_name, "TXT"), txt_name, legacy=legacy)
+
+    def _claims_in(self, rrset: RRset | None, txt_name: str, *, legacy: bool) -> list[Claim]:
         if is_acme_name(txt_name):
             # The ACME side writes here (its keys may too): nothing it can
             # put there may ever make a record ours.
             return []
-        rrset = snapshot.get(txt_name, "TXT")
         if rrset is None:
             return []
         out: list[Claim] = []

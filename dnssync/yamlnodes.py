@@ -76,6 +76,12 @@ _QUOTED = re.compile(r"""(['"])([^'"]{4,})\1""")
 
 def yaml_problem(error: yaml.YAMLError, *, first_line: int = 0) -> str:
     """``line L column C: problem (context at line M)``, without input text."""
+    if isinstance(error, yaml.reader.ReaderError) and isinstance(error.character, int):
+        # A character YAML does not allow, found before parsing: no marks.
+        return (
+            f"character {error.position + 1}: unacceptable character "
+            f"#x{error.character:04x}: {error.reason}"
+        )
     problem = getattr(error, "problem", None) or type(error).__name__
     mark = getattr(error, "problem_mark", None)
     text = _unquote(str(problem))

@@ -16,7 +16,7 @@ import dns.message
 import dns.rrset
 import dns.tsig
 
-from dnssync.rfc2136 import tsig, wire
+from dnssync.dns import tsig, wire
 
 KEY = dns.tsig.Key("k.", "c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0", "hmac-sha256")
 ZONE = "example.test"

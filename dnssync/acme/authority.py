@@ -30,10 +30,10 @@ import dns.rcode
 import dns.rdatatype
 
 from dnssync.config import AcmePropagationConfig
+from dnssync.dns.client import Client, Timeouts
+from dnssync.dns.transport import resolve
 from dnssync.errors import DNSError, DNSTimeout
 from dnssync.names import from_dns, in_zone
-from dnssync.rfc2136.client import Client, Timeouts
-from dnssync.rfc2136.transport import resolve
 
 log = logging.getLogger(__name__)
 

@@ -60,12 +60,14 @@ from dnssync.acme.solver import Placement, Solver
 from dnssync.errors import ConfigError, DnssyncError
 from dnssync.kube.informer import Informer
 from dnssync.kube.resources import CHALLENGES
+from dnssync.retry import Backoff
 
 log = logging.getLogger(__name__)
 
 AGE_BUCKETS = (30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0)
 _PRESENT_CONCURRENCY = 16
 _RETRY_CAP = 300.0
+_RETRY = Backoff(initial=2.0, cap=_RETRY_CAP)
 
 
 @dataclass(slots=True)
@@ -280,7 +282,7 @@ class ChallengeWatcher:
                     )
                 except DnssyncError as e:
                     failures = self._retry_at.get(ch.uid, (0, 0.0))[0] + 1
-                    delay = min(_RETRY_CAP, 2.0**failures)
+                    delay = _RETRY.delay(failures)
                     self._retry_at[ch.uid] = (failures, self._clock() + delay)
                     self._early.labels("error").inc()
                     result.present_errors.append(f"{ch.ref}: {e}")

@@ -33,6 +33,7 @@ import dns.rdataset
 import dns.rdatatype
 import dns.update
 
+from dnssync.dns.updates import IN, NONE, WireRR, encode_rrs, rdata, rdata_wire
 from dnssync.errors import InvalidInput, InvalidName
 from dnssync.names import (
     ACME_CHALLENGE_LABEL,
@@ -41,7 +42,6 @@ from dnssync.names import (
     normalize,
     split_first,
 )
-from dnssync.rfc2136.updates import IN, NONE, WireRR, encode_rrs, rdata, rdata_wire
 
 CHALLENGE_LABEL = ACME_CHALLENGE_LABEL
 MARKER_LABEL = ACME_MARKER_LABEL

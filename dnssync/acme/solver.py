@@ -28,6 +28,10 @@ authoritative``, the default) waits until every authoritative server of the
 zone serves it (authority.py).  Errors are those of
 :mod:`dnssync.errors`, raised by the RFC 2136 client (rcode, TSIG error) or
 here at the query edge; texts name the key, never its secret.
+
+A hook process (``dnssync acme present``) is mostly start-up, so what only
+some paths need is imported there: the stub resolver (``acme.resolvers``),
+the zone reader (the watcher's marker scan), the SERVFAIL explainer.
 """
 
 from __future__ import annotations
@@ -38,15 +42,13 @@ import secrets
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import dns.asyncresolver
 import dns.exception
 import dns.flags
 import dns.message
-import dns.nameserver
 import dns.rcode
 import dns.rdatatype
-import dns.resolver
 import dns.update
 
 from dnssync import retry
@@ -55,6 +57,8 @@ from dnssync.acme.authority import Authority
 from dnssync.acme.payload import SolverOptions
 from dnssync.acme.records import Held
 from dnssync.config import AcmeConfig, AcmeServerConfig
+from dnssync.dns import answers
+from dnssync.dns.client import Client, Timeouts
 from dnssync.errors import (
     ConnectionFailed,
     DNSError,
@@ -67,10 +71,9 @@ from dnssync.errors import (
 )
 from dnssync.names import from_dns, in_zone, zone_for
 from dnssync.retry import Backoff
-from dnssync.rfc2136 import answers
-from dnssync.rfc2136.client import Client, Timeouts
-from dnssync.rfc2136.dnssec import explain_servfail
-from dnssync.rfc2136.zones import ZoneReader
+
+if TYPE_CHECKING:
+    from dnssync.dns.zones import ZoneReader
 
 log = logging.getLogger(__name__)
 
@@ -366,6 +369,8 @@ class Solver:
         """
         if self.owner is None:
             return []
+        from dnssync.dns.zones import ZoneReader
+
         out: list[Placement] = []
         prefix = records.MARKER_LABEL + "."
         for server in self._servers.values():
@@ -487,6 +492,8 @@ class Solver:
                 if e.rcode != "YXRRSET":
                     raise
             except ServerFailure as e:
+                from dnssync.dns.dnssec import explain_servfail
+
                 raise await explain_servfail(server.client, placement.zone, e) from None
             # A CNAME sits at the record: write where it points.
             target = await server.cname(placement.record, placement.zone)
@@ -529,6 +536,10 @@ class Solver:
         """A CNAME at ``name`` from the configured resolvers (names in no zone of ours)."""
         if not self.cfg.resolvers:
             return None
+        import dns.asyncresolver
+        import dns.nameserver
+        import dns.resolver
+
         system = "system" in self.cfg.resolvers
         resolver = dns.asyncresolver.Resolver(configure=system)
         if not system:

@@ -243,6 +243,7 @@ class Webhook:
             registry=registry,
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25),
         )
+        self._success: dict[str, tuple[Counter, Histogram]] = {}
 
     @classmethod
     def from_config(
@@ -391,6 +392,10 @@ class Webhook:
         ctx.verify_mode = ssl.CERT_OPTIONAL
         ctx.load_verify_locations(cadata=front.ca_pem)
         ctx.sni_callback = self._pick_context
+        # A connection's client certificate is the one asyncio read at the
+        # handshake (_authenticate): renegotiation, the only way it could
+        # change, is refused.
+        ctx.options |= ssl.OP_NO_RENEGOTIATION
         return ctx
 
     def _pick_context(self, sslobj: ssl.SSLObject, _name: str | None, _ctx: ssl.SSLContext) -> None:
@@ -414,10 +419,10 @@ class Webhook:
         front = self._front
         transport = request.transport
         sslobj = transport.get_extra_info("ssl_object") if transport is not None else None
-        cert = sslobj.getpeercert() if isinstance(sslobj, ssl.SSLObject) else None
-        if not cert or front is None:
+        # As read at the handshake: getpeercert() builds the dict anew on each call.
+        cert = transport.get_extra_info("peercert") if transport is not None else None
+        if not cert or not isinstance(sslobj, ssl.SSLObject) or front is None:
             raise _Refused(401, "Unauthorized", "a front-proxy client certificate is required")
-        assert isinstance(sslobj, ssl.SSLObject)
         if self._ca_of.get(sslobj.context) != front.ca_pem:
             # Verified by a CA that has since been replaced: make it reconnect.
             raise _Refused(401, "Unauthorized", "the front-proxy CA changed; reconnect")
@@ -512,10 +517,19 @@ class Webhook:
             log.exception("webhook: %s failed unexpectedly", action)
             message = f"{action}: internal error in the dnssync webhook; see its log"
             return self._fail(obj, uid, action, "error", "InternalError", message, caller)
-        self._requests.labels(action, "success").inc()
-        self._seconds.labels(action).observe(time.perf_counter() - started)
+        count, seconds = self._succeeded(action)
+        count.inc()
+        seconds.observe(time.perf_counter() - started)
         log.info("webhook: %s at %s for %s: done", action, record, caller.user)
         return web.json_response(payload.response(obj, uid=uid, success=True), status=201)
+
+    def _succeeded(self, action: str) -> tuple[Counter, Histogram]:
+        """The success counter and latency histogram of ``action``, looked up once."""
+        metrics = self._success.get(action)
+        if metrics is None:
+            metrics = (self._requests.labels(action, "success"), self._seconds.labels(action))
+            self._success[action] = metrics
+        return metrics
 
     async def _run(self, req: payload.ChallengeRequest) -> None:
         async with asyncio.timeout(self.request_timeout):

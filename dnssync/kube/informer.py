@@ -8,11 +8,18 @@ a watch that ends cleanly resumes from the last version seen; ``410 Gone``
 Everything else the API can do to a client is transient until proven
 otherwise: 5xx, 429 (its ``Retry-After`` honoured), disconnects, timeouts,
 undecodable lines, a stream silent for longer than the inactivity timeout --
-all reconnect after a jittered backoff that resets once a list succeeds or a
-watch delivers.  401/403/404 are retried too for ``grace`` seconds (an API
-server restarting answers 403 until its RBAC cache fills, and 404 for custom
-kinds until its CRDs are registered); only a refusal that outlasts the grace
-ends the informer, with a one-line :class:`~dnssync.errors.ConfigError`.
+all reconnect after a jittered backoff that resets as soon as the API answers a
+list or a watch again (a restarting API server breaks every watch: waits that
+grew across restarts would keep a quiet resource away long after it is back).
+401/403/404 are retried too for ``grace`` seconds (an API server restarting
+answers 403 until its RBAC cache fills, and 404 for custom kinds until its CRDs
+are registered); only a refusal that outlasts the grace
+ends the informer, with a one-line :class:`~dnssync.errors.ConfigError`.  A
+failure with no answer at all (the server down or restarting) ends a run of
+refusals, and its wait ends at the first answer the server gives any informer
+sharing its :class:`~dnssync.retry.Pulse`: a control-plane upgrade restarts the
+API server again and again, and a watch whose backoff grew would otherwise
+sleep through each short time up until its refusals outlasted the grace.
 
 The wire is read raw (``_preload_content=False``): objects stay JSON dicts
 (trimmed by ``shrink``), never deserialised into client model objects, and
@@ -36,12 +43,14 @@ from dnssync.errors import ConfigError, KubeError, KubeGone, KubeNotFound, KubeR
 from dnssync.errors import KubeUnavailable as Unavailable
 from dnssync.kube.resources import ListCall, Resource
 from dnssync.kube.translate import check, from_status, read_json, translating
-from dnssync.retry import Backoff, Grace, Streak
+from dnssync.retry import Backoff, Grace, Pulse, Streak
 
 log = logging.getLogger(__name__)
 
 #: Etcd refuses objects over 1.5 MiB; a line far beyond that is not an object.
 MAX_LINE = 16 * 2**20
+#: A watch open this long was a working one, lines or not (seconds).
+STABLE = 1.0
 
 
 class Sink(Protocol):
@@ -71,6 +80,7 @@ def _keep(kind: str, obj: Mapping[str, Any]) -> Mapping[str, Any]:
     return obj
 
 
+
 @dataclass(slots=True)
 class Informer:
     """List + watch of one resource (one namespace, or all)."""
@@ -92,11 +102,17 @@ class Informer:
     shrink: Callable[[str, Mapping[str, Any]], Mapping[str, Any]] = _keep
     max_line: int = MAX_LINE
     clock: Callable[[], float] = time.monotonic
-    #: Consecutive failures: the delays grow with it; a list or watch that works resets it.
+    #: Shared by the informers of one API server (see :class:`~dnssync.retry.Pulse`).
+    pulse: Pulse | None = None
+    #: Failures with no answer between them: the delays grow with it.
     streak: Streak = field(init=False)
+    #: Watches accepted that ended at once, empty: a proxy closing streams must
+    #: not make a tight loop, though each was an answer.
+    churn: Streak = field(init=False)
 
     def __post_init__(self) -> None:
         self.streak = Streak(self.backoff)
+        self.churn = Streak(self.backoff)
 
     @property
     def name(self) -> str:
@@ -128,7 +144,7 @@ class Informer:
             try:
                 if rv is None:
                     rv = await self._list(call)
-                    self._answered(grace, progress=True)
+                    self._answered(grace)
                     self.synced.set()
                 rv = await self._watch(call, rv, grace)
             except KubeGone:
@@ -138,10 +154,11 @@ class Informer:
             except KubeError as e:
                 await self._failed(e, grace)
 
-    def _answered(self, grace: Grace, *, progress: bool) -> None:
+    def _answered(self, grace: Grace) -> None:
         grace.ok()
-        if progress:
-            self.streak.reset()
+        self.streak.reset()
+        if self.pulse is not None:
+            self.pulse.beat()
         if self.on_state is not None:
             self.on_state(None)
 
@@ -162,9 +179,16 @@ class Informer:
                 raise ConfigError(f"{error}{hint}; still so after {lasted:.0f} s") from None
         elif not error.retryable:
             raise ConfigError(str(error)) from None
+        elif not error.status:
+            # No answer at all: the server is down or restarting.  Refusals
+            # after this come from its next life (an empty RBAC cache again).
+            grace.ok()
         delay = self.streak.next(error)
         log.warning("%s; retrying in %.2f s", error, delay)
-        await asyncio.sleep(delay)
+        if error.status or self.pulse is None:
+            await asyncio.sleep(delay)
+        elif await self.pulse.sleep(delay):
+            self.streak.reset()  # the server's first answer to anyone ends the wait
 
     async def _list(self, call: ListCall) -> str:
         """List in pages (as client-go's pager does): memory peaks at one page."""
@@ -205,20 +229,22 @@ class Informer:
                 _request_timeout=None,
             )
         await check(resp, what)
-        self._answered(grace, progress=False)
+        self._answered(grace)
         lines = 0
         try:
             async for line in _lines(resp.content, self.inactivity, self.max_line, what):
                 lines += 1
                 if lines == 1:
-                    self.streak.reset()
+                    self.churn.reset()
                 rv = self._event(line, rv, what)
         finally:
             resp.release()
-        if lines == 0 and self.clock() - started < 1.0:
-            # Ended at once with nothing in it: not progress (a proxy closing
-            # streams?) -- back off instead of reconnecting in a tight loop.
-            await asyncio.sleep(self.streak.next())
+            if self.clock() - started >= STABLE:
+                self.churn.reset()  # a quiet resource (Nodes) may send nothing for minutes
+        if lines == 0 and self.clock() - started < STABLE:
+            # Ended at once with nothing in it (a proxy closing streams?):
+            # back off instead of reconnecting in a tight loop.
+            await asyncio.sleep(self.churn.next())
         return rv
 
     def _event(self, line: bytes, rv: str, what: str) -> str:

@@ -1,8 +1,9 @@
 """The table of Kubernetes kinds dnssync reads: how to name, list and watch each.
 
 One :class:`Resource` per kind of the source registry (:mod:`dnssync.kinds`)
-plus cert-manager's Challenges, keyed by dnssync's lower-case name (the
-``kind`` of an :class:`~dnssync.model.ObjectRef`): its ``apiVersion`` and
+and per kind its converters need (Gateways, Namespaces), plus cert-manager's
+Challenges, keyed by dnssync's lower-case name (the ``kind`` of an
+:class:`~dnssync.model.ObjectRef`): its ``apiVersion`` and
 ``Kind`` (for Events' ``involvedObject``), its plural (for messages), and the
 client calls that list it cluster-wide or in one namespace.
 """
@@ -15,7 +16,7 @@ from typing import Any, Final
 
 from kubernetes_asyncio import client
 
-from dnssync.kinds import KINDS, SourceKind
+from dnssync.kinds import WATCHED, Kind
 
 ListCall = Callable[..., Awaitable[Any]]
 
@@ -60,6 +61,10 @@ def custom(kind: str, group: str, version: str, plural: str, kind_name: str) -> 
 #: The core group's list calls by plural (its paths are not /apis/<group>/...).
 _CORE: Final[dict[str, tuple[str, str]]] = {
     "services": ("list_service_for_all_namespaces", "list_namespaced_service"),
+    # Cluster-scoped: listed whole, whatever namespaces the sources are read in.
+    "namespaces": ("list_namespace", "list_namespace"),
+    "nodes": ("list_node", "list_node"),
+    "pods": ("list_pod_for_all_namespaces", "list_namespaced_pod"),
 }
 
 
@@ -71,12 +76,12 @@ def _core(plural: str) -> tuple[Any, Any]:
     )
 
 
-def source(kind: SourceKind) -> Resource:
-    """How to list and watch one kind of the source registry."""
+def source(kind: Kind) -> Resource:
+    """How to list and watch one kind of the source registry (or one it needs)."""
     if not kind.group:
         return Resource(kind.ref, kind.api_version, kind.kind, kind.plural, *_core(kind.plural))
     return custom(kind.ref, kind.group, kind.version, kind.plural, kind.kind)
 
 
 CHALLENGES = custom("challenge", "acme.cert-manager.io", "v1", "challenges", "Challenge")
-RESOURCES = {k.ref: source(k) for k in KINDS} | {CHALLENGES.kind: CHALLENGES}
+RESOURCES = {ref: source(k) for ref, k in WATCHED.items()} | {CHALLENGES.kind: CHALLENGES}

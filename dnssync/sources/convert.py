@@ -47,6 +47,9 @@ class SourceOptions:
     default_ttl: int | None = None
     #: external-dns's ``--annotation-prefix``: the one prefix annotations are read under.
     annotation_prefix: str = DEFAULT_PREFIX
+    #: Objects come from a manifests directory (no status): a Gateway API route
+    #: counts as accepted by the Gateways it names.
+    manifests: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +90,9 @@ class ObjectWork:
     ttl: int | None = None
     #: Targets from the ``target`` annotation, or None when it is absent or empty.
     annotation_targets: list[tuple[str, str]] | None = None
+    #: The ``record-type`` annotation: ``ptr`` (any case) asks for reverse
+    #: records, any other value opts out, absent leaves it to ``create_ptr``.
+    ptr: bool | None = None
 
     @property
     def label(self) -> str:
@@ -227,7 +233,7 @@ class ObjectWork:
             for type_ in sorted(slot):
                 values = tuple(sorted(slot[type_]))
                 if values:
-                    result.append(Endpoint(name, type_, values, self.ref, self.ttl))
+                    result.append(Endpoint(name, type_, values, self.ref, self.ttl, self.ptr))
         return Conversion(tuple(result), tuple(self.errors), True)
 
 
@@ -284,6 +290,8 @@ def begin(obj: object, kind: str, options: SourceOptions) -> ObjectWork | Conver
         except InvalidInput as e:
             # external-dns logs it and publishes with its default TTL.
             work.errors.append(InvalidInput(f"{e.message}; the default TTL is used", where=e.where))
+    record_type = work.annotation("record-type")
+    work.ptr = ptr_wish(None if record_type is None else record_type[1])
     target_found = work.annotation("target")
     if target_found is not None and target_found[1].strip():
         full, value = target_found
@@ -293,6 +301,15 @@ def begin(obj: object, kind: str, options: SourceOptions) -> ObjectWork | Conver
             work.errors.append(e)
             return work.failed()
     return work
+
+
+def ptr_wish(record_type: str | None) -> bool | None:
+    """What a ``record-type`` annotation says about reverse records (None: absent).
+
+    external-dns compares it with ``ptr`` ignoring case, and nothing else: any
+    other value, the empty one too, opts out.
+    """
+    return None if record_type is None else record_type.lower() == "ptr"
 
 
 def no_names(work: ObjectWork, hint: str) -> Conversion:

@@ -17,36 +17,33 @@ damaged one is one log line and a full parse.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from dnssync import statefile
-from dnssync.errors import InvalidInput, InvalidName
+from dnssync.errors import Ignored, InvalidInput, InvalidName
 from dnssync.model import Endpoint, ObjectRef
 
 log = logging.getLogger(__name__)
 
 _PACKAGE = Path(__file__).resolve().parent.parent
-#: The code a conversion depends on: any change to it makes the cache another one.
+#: The code a conversion depends on: any change to it makes the cache another one
+#: (every module of ``sources/``, converters included, and these).
 _CODE = (
-    "sources/manifests.py",
-    "sources/manifestcache.py",
-    "sources/annotations.py",
-    "sources/convert.py",
-    "sources/selector.py",
-    "sources/durations.py",
-    "sources/index.py",
-    "sources/services.py",
-    "sources/ingresses.py",
     "kinds.py",
     "model.py",
     "names.py",
     "errors.py",
+    "rtypes.py",
     "yamlnodes.py",
 )
-_ERRORS: dict[str, type[InvalidInput]] = {"InvalidInput": InvalidInput, "InvalidName": InvalidName}
+_ERRORS: dict[str, type[InvalidInput]] = {
+    cls.__name__: cls for cls in (InvalidInput, InvalidName, Ignored)
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +61,9 @@ class Converted:
     suffix: str
     endpoints: tuple[Endpoint, ...]
     errors: tuple[InvalidInput, ...]
+    #: The trimmed object, for kinds converted once the whole directory is read
+    #: (a route needs its Gateway, which may be in another file).
+    raw: Mapping[str, Any] | None = None
 
 
 #: One converted piece: per document, its objects (None: skipped unparsed).
@@ -72,7 +72,8 @@ Piece = list[list[Converted]] | None
 
 def _code_stamp() -> str:
     parts = []
-    for name in _CODE:
+    sources = sorted(str(p.relative_to(_PACKAGE)) for p in _PACKAGE.glob("sources/**/*.py"))
+    for name in (*sources, *_CODE):
         try:
             st = (_PACKAGE / name).stat()
         except OSError:
@@ -83,7 +84,7 @@ def _code_stamp() -> str:
 
 def _endpoint(e: Endpoint) -> list[Any]:
     src = e.source
-    return [e.name, e.type, list(e.targets), src.kind, src.namespace, src.name, e.ttl]
+    return [e.name, e.type, list(e.targets), src.kind, src.namespace, src.name, e.ttl, e.ptr]
 
 
 def _encode(piece: list[list[Converted]]) -> list[Any] | None:
@@ -96,9 +97,20 @@ def _encode(piece: list[list[Converted]]) -> list[Any] | None:
                 return None
             eps = [_endpoint(e) for e in c.endpoints]
             errs = [[type(e).__name__, e.message, e.where] for e in c.errors]
-            objects.append([c.label, c.namespace, c.name, c.named, c.suffix, eps, errs])
+            raw = None if c.raw is None else _json(c.raw)
+            if c.raw is not None and raw is None:
+                return None
+            objects.append([c.label, c.namespace, c.name, c.named, c.suffix, eps, errs, raw])
         out.append(objects)
     return out
+
+
+def _json(value: Mapping[str, Any]) -> Any:
+    """``value`` as JSON data, or None when YAML gave it something JSON has not (a date)."""
+    try:
+        return json.loads(json.dumps(value))
+    except (TypeError, ValueError):
+        return None
 
 
 def _decode(data: Any) -> list[list[Converted]]:
@@ -106,16 +118,18 @@ def _decode(data: Any) -> list[list[Converted]]:
     piece = []
     for document in data:
         objects = []
-        for label, namespace, name, named, suffix, eps, errs in document:
+        for label, namespace, name, named, suffix, eps, errs, raw in document:
             endpoints = tuple(
-                Endpoint(n, t, tuple(targets), ObjectRef(kind, ns, src), ttl)
-                for n, t, targets, kind, ns, src, ttl in eps
+                Endpoint(n, t, tuple(targets), ObjectRef(kind, ns, src), ttl, ptr)
+                for n, t, targets, kind, ns, src, ttl, ptr in eps
             )
             errors = tuple(_ERRORS[cls](message, where=where) for cls, message, where in errs)
             if not all(isinstance(x, str) for x in (label, namespace, name, suffix)):
                 raise TypeError("bad object")
+            if raw is not None and not isinstance(raw, dict):
+                raise TypeError("bad object")
             objects.append(
-                Converted(label, namespace, name, bool(named), suffix, endpoints, errors)
+                Converted(label, namespace, name, bool(named), suffix, endpoints, errors, raw)
             )
         piece.append(objects)
     return piece
@@ -128,7 +142,7 @@ def _digest(text: str) -> str:
 class ManifestCache:
     """The converted pieces of one manifests path under one set of source options."""
 
-    FORMAT = 1
+    FORMAT = 2
 
     def __init__(self, state_dir: Path, root: Path, options: object) -> None:
         self.identity = [str(root.resolve()), repr(options), _code_stamp()]

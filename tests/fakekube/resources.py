@@ -264,6 +264,42 @@ CHALLENGES = ResourceType(
     return_deleted=True,
 )
 
+# external-dns's DNSEndpoint CRD (config/crd/): a custom resource with a status
+# subresource, as the CRD declares it.
+DNSENDPOINTS = ResourceType(
+    "externaldns.k8s.io",
+    "v1alpha1",
+    "dnsendpoints",
+    "DNSEndpoint",
+    custom=True,
+    status_subresource=True,
+    generation=True,
+    return_deleted=True,
+)
+
+# The Gateway API (its CRDs: Gateways and every route kind, at the versions
+# external-dns v0.22 reads), custom resources with a status subresource.
+GATEWAY_API: tuple[ResourceType, ...] = tuple(
+    ResourceType(
+        "gateway.networking.k8s.io",
+        version,
+        plural,
+        kind,
+        custom=True,
+        status_subresource=True,
+        generation=True,
+        return_deleted=True,
+    )
+    for version, plural, kind in (
+        ("v1", "gateways", "Gateway"),
+        ("v1", "httproutes", "HTTPRoute"),
+        ("v1", "grpcroutes", "GRPCRoute"),
+        ("v1", "tlsroutes", "TLSRoute"),
+        ("v1alpha2", "tcproutes", "TCPRoute"),
+        ("v1alpha2", "udproutes", "UDPRoute"),
+    )
+)
+
 # What external-dns's service source watches besides Services (its informers for
 # headless and NodePort Services); listed and watched like any other resource.
 PODS = ResourceType(
@@ -289,4 +325,9 @@ DEFAULT_RESOURCES: tuple[ResourceType, ...] = (
     LEASES,
     EVENTS_V1,
     CHALLENGES,
+    DNSENDPOINTS,
+    *GATEWAY_API,
+    NODES,
+    PODS,
+    ENDPOINT_SLICES,
 )

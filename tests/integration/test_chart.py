@@ -351,6 +351,17 @@ def test_webhook_signed_by_an_existing_issuer(tmp_path: Path) -> None:
     assert cert["spec"]["issuerRef"] == {"name": "corp-ca", "kind": "ClusterIssuer"}
 
 
+def test_the_dnsendpoint_crd_is_installed_only_when_asked() -> None:
+    """crds.dnsEndpoints renders external-dns's CRD exactly as config/crd/ ships it; off, none."""
+    shipped = ROOT / "config" / "crd" / "dnsendpoints.externaldns.k8s.io.yaml"
+    copy_in_chart = CHART / "files" / shipped.name
+    assert copy_in_chart.read_text() == shipped.read_text(), "charts/dnssync/files/ is stale"
+    assert not [o for o in template(MINIMAL) if o["kind"] == "CustomResourceDefinition"]
+    objs = template(MINIMAL, sets=["crds.dnsEndpoints=true"])
+    [crd] = [o for o in objs if o["kind"] == "CustomResourceDefinition"]
+    assert crd == yaml.safe_load(shipped.read_text())
+
+
 def test_reloader_annotation_can_be_turned_off() -> None:
     """reloader.enabled false: neither the Deployment nor its pod template carry the annotation."""
     check_reloader(template(MINIMAL, sets=["reloader.enabled=false"]), on=False)

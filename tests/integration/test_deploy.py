@@ -34,7 +34,7 @@ import pytest
 import yaml
 
 from dnssync.config import AcmeWebhookConfig, Config, HTTPConfig, load
-from dnssync.kinds import KINDS
+from dnssync.kinds import KINDS, WATCHED
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "Dockerfile"
@@ -592,7 +592,8 @@ def write_run_config(folder: Path, *, http_port: int) -> Path:
 # Every permission dnssync's own roles may grant: (apiGroup, resource) -> verbs.
 # Every kind of the source registry is read (and nothing else is): RBAC follows it.
 ALLOWED_RULES: dict[tuple[str, str], set[str]] = {
-    **{(k.group, k.plural): {"get", "list", "watch"} for k in KINDS},
+    **{(k.group, k.plural): {"get", "list", "watch"} for k in WATCHED.values()},
+    **{(k.group, f"{k.plural}/status"): {"update"} for k in KINDS if k.writes_status},
     ("acme.cert-manager.io", "challenges"): {"get", "list", "watch"},
     ("", "events"): {"create", "patch", "get"},
     ("events.k8s.io", "events"): {"create", "patch"},

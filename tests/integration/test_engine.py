@@ -13,6 +13,9 @@ import dns.tsig
 import dns.update
 import pytest
 
+from dnssync.dns import applier, updates
+from dnssync.dns.client import Client, Timeouts
+from dnssync.dns.zones import ZoneReader
 from dnssync.errors import (
     DNSError,
     DNSTimeout,
@@ -25,9 +28,6 @@ from dnssync.errors import (
 from dnssync.model import Endpoint, ObjectRef, Policy, RecordKey
 from dnssync.plan import PlanOptions, plan
 from dnssync.registry import Registry, RegistryOptions
-from dnssync.rfc2136 import applier, updates
-from dnssync.rfc2136.client import Client, Timeouts
-from dnssync.rfc2136.zones import ZoneReader
 from tests.dnsservers import DNSServer, TsigKey, ZoneUnderTest, start_server
 
 FAST = Timeouts(query=2.0, transfer=30.0, attempts=2)

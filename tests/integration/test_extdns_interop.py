@@ -22,6 +22,7 @@ import re
 import subprocess
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +34,9 @@ from pydantic import SecretStr
 
 from dnssync.config import KeyConfig, ServerConfig, TargetConfig
 from dnssync.controller import Target
-from dnssync.model import Endpoint, Policy
+from dnssync.model import Endpoint, ObjectRef, Policy
 from dnssync.sources.ingresses import ingress_endpoints
+from dnssync.sources.lookup import Recorder
 from dnssync.sources.services import service_endpoints
 from tests.dnsservers import DNSServer
 from tests.fakekube import DEFAULT_RESOURCES, FakeKube, fake_kube
@@ -45,6 +47,7 @@ NEW = "external-dns.kubernetes.io/"
 ALPHA = "external-dns.alpha.kubernetes.io/"
 AES_KEY = base64.b64encode(b"0123456789abcdef0123456789abcdef").decode()
 _zones = iter(range(10_000))
+SLICES = "discovery.k8s.io/v1"
 _CHANGE = re.compile(r"(Adding|Removing) RR: (.*?)(\"|$)")
 
 
@@ -188,8 +191,97 @@ def _move_both(kube: FakeKube, zone: str) -> None:
         )
 
 
+def _node(name: str, *addresses: tuple[str, str]) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {"name": name},
+        "status": {"addresses": [{"type": t, "address": a} for t, a in addresses]},
+    }
+
+
+def node_port(name: str, owner: Owner, host: str, **more: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": _meta(name, owner, hostname=host, **more),
+        "spec": {
+            "type": "NodePort",
+            "externalTrafficPolicy": "Cluster",
+            "ports": [{"port": 80, "nodePort": 30080, "protocol": "TCP"}],
+        },
+    }
+
+
+def _node_ports(zone: str) -> list[dict[str, Any]]:
+    """Two NodePort Services (default and access=private) over two nodes, and their Nodes."""
+    n = int(re.sub(r"\D", "", zone.split(".")[0]) or 0) % 200
+    owner = Owner()
+    return [
+        _node(f"np{n}-a", ("ExternalIP", f"198.51.100.{n}"), ("InternalIP", f"10.1.{n}.1")),
+        _node(f"np{n}-b", ("ExternalIP", f"203.0.113.{n}"), ("InternalIP", f"10.1.{n}.2")),
+        node_port("np", owner, f"np.{zone}"),
+        node_port("np-private", owner, f"private.{zone}", access="private"),
+    ]
+
+
+def _move_node(kube: FakeKube, zone: str) -> None:
+    n = int(re.sub(r"\D", "", zone.split(".")[0]) or 0) % 200
+    addresses = [{"type": "ExternalIP", "address": f"203.0.113.{n + 50}"}]
+    addresses.append({"type": "InternalIP", "address": f"10.1.{n}.3"})
+    kube.patch("v1", "Node", f"np{n}-b", None, {"status": {"addresses": addresses}})
+
+
+def _headless(zone: str) -> list[dict[str, Any]]:
+    """A headless Service, its two Pods (one with a hostname) and their EndpointSlice."""
+    owner = Owner()
+    svc = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": _meta("db", owner, hostname=f"db.{zone}"),
+        "spec": {"clusterIP": "None", "selector": {"app": "db"}, "ports": [{"port": 5432}]},
+    }
+    pods = [
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": name, "namespace": "web", "labels": {"app": "db"}},
+            "spec": {"hostname": hostname, "containers": [{"name": "db", "image": "db"}]},
+        }
+        for name, hostname in (("db-0", "db-0"), ("db-1", ""))
+    ]
+    return [svc, *pods, _db_slice(ready=True)]
+
+
+def _db_slice(*, ready: bool) -> dict[str, Any]:
+    return {
+        "apiVersion": "discovery.k8s.io/v1",
+        "kind": "EndpointSlice",
+        "metadata": {
+            "name": "db-abc",
+            "namespace": "web",
+            "labels": {"kubernetes.io/service-name": "db"},
+        },
+        "addressType": "IPv4",
+        "endpoints": [
+            {
+                "addresses": [ip],
+                "targetRef": {"kind": "Pod", "name": name, "namespace": "web"},
+                "conditions": {"ready": ok},
+            }
+            for name, ip, ok in (("db-0", "10.2.0.1", True), ("db-1", "10.2.0.2", ready))
+        ],
+    }
+
+
+def _db_1_not_ready(kube: FakeKube, zone: str) -> None:
+    kube.update(_db_slice(ready=False))
+
+
 SCENARIOS = (
     Scenario("services+ingresses, prefix", _mixed(Owner()), _move_web),
+    Scenario("NodePort services (access)", _node_ports, _move_node),
+    Scenario("headless service (EndpointSlices, pod hostname)", _headless, _db_1_not_ready),
     Scenario(
         "migration zone: manual, DHCP, foreign owner",
         _migration,
@@ -250,6 +342,24 @@ def _external_dns(
     kube_config: Path, server: DNSServer, zone: str, owner: Owner, *, dry_run: bool
 ) -> int:
     """Run external-dns once; the number of record changes it planned."""
+    returncode, changes, log = _run_external_dns(kube_config, server, (zone,), owner, dry_run)
+    assert returncode == 0, log[-3000:]
+    if not changes:
+        assert "All records are already up to date" in log, log[-3000:]
+    return len(changes)
+
+
+def _run_external_dns(
+    kube_config: Path,
+    server: DNSServer,
+    zones: tuple[str, ...],
+    owner: Owner,
+    dry_run: bool,
+    *,
+    domain_filter: bool = True,
+    more: tuple[str, ...] = (),
+) -> tuple[int, list[str], str]:
+    """Run external-dns once over ``zones``: its exit status, planned RRs and log."""
     args = [
         str(PEER.path("bin/external-dns")),
         "--source=service",
@@ -258,12 +368,13 @@ def _external_dns(
         "--provider=rfc2136",
         f"--rfc2136-host={server.host}",
         f"--rfc2136-port={server.port}",
-        f"--rfc2136-zone={zone}",
+        *(f"--rfc2136-zone={z}" for z in zones),
         f"--rfc2136-tsig-keyname={server.key.name}",
         f"--rfc2136-tsig-secret={server.key.secret}",
         f"--rfc2136-tsig-secret-alg={server.key.algorithm}",
         "--rfc2136-tsig-axfr",
-        f"--domain-filter={zone}",
+        *(f"--domain-filter={z}" for z in (zones if domain_filter else ())),
+        *more,
         "--registry=txt",
         f"--txt-owner-id={owner.owner_id}",
         f"--annotation-prefix={owner.annotation_prefix}",
@@ -283,19 +394,15 @@ def _external_dns(
         args.append("--dry-run")
     done = subprocess.run(args, capture_output=True, text=True, timeout=120, check=False)
     log = done.stdout + done.stderr
-    assert done.returncode == 0, log[-3000:]
-    changes = [m.group(2) for m in _CHANGE.finditer(log)]
-    if not changes:
-        assert "All records are already up to date" in log, log[-3000:]
-    return len(changes)
+    return done.returncode, [m.group(2) for m in _CHANGE.finditer(log)], log
 
 
-def _target(server: DNSServer, zone: str, owner: Owner) -> Target:
+def _target(server: DNSServer, zone: str | tuple[str, ...], owner: Owner, **more: Any) -> Target:
     return Target(
         TargetConfig(
             name=owner.owner_id,
             server=ServerConfig(host=server.host, port=server.port, timeout=2.0),
-            zones=(zone,),
+            zones=(zone,) if isinstance(zone, str) else zone,
             key=KeyConfig(
                 name=server.key.name,
                 algorithm=server.key.algorithm,
@@ -308,6 +415,7 @@ def _target(server: DNSServer, zone: str, owner: Owner) -> Target:
             txt_encrypt_key=SecretStr(owner.aes_key) if owner.aes_key else None,
             annotation_prefix=owner.annotation_prefix,
             annotation_filter=f"{owner.annotation_prefix}manage={owner.manage}",
+            **more,
         )
     )
 
@@ -316,8 +424,15 @@ def _endpoints(kube: FakeKube, target: Target) -> list[Endpoint]:
     """The same objects external-dns lists, through dnssync's converters."""
     options = target.source_options
     found: list[Endpoint] = []
+    needed = {ObjectRef("node", "", n["metadata"]["name"]): n for n in kube.list("v1", "Node")}
+    for api_version, kind, ref in (
+        ("v1", "Pod", "pod"),
+        (SLICES, "EndpointSlice", "endpointslice"),
+    ):
+        for o in kube.list(api_version, kind):
+            needed[ObjectRef(ref, o["metadata"]["namespace"], o["metadata"]["name"])] = o
     for obj in kube.list("v1", "Service"):
-        result = service_endpoints(obj, options)
+        result = service_endpoints(obj, options, Recorder(needed))
         assert result.errors == (), result.errors
         found.extend(result.endpoints)
     for obj in kube.list("networking.k8s.io/v1", "Ingress"):
@@ -417,3 +532,215 @@ async def test_dnssync_then_external_dns(
     _untouched(bind_server, zone, scenario.records)
     assert applied > 0
     assert (planned, back) == (0, 0)
+
+
+# --- the apex: where external-dns's ownership name for it lands --------------------------
+
+
+def _zone_has(server: DNSServer, zone: str, name: str, rdtype: str) -> bool:
+    key = dns.tsig.Key(server.key.name, server.key.secret, server.key.algorithm)
+    xfr = dns.query.xfr(server.host, zone + ".", port=server.port, keyring={key.name: key})
+    return dns.zone.from_xfr(xfr).get_rdataset(name + ".", rdtype) is not None
+
+
+@pytest.mark.parametrize("domain_filter", [True, False], ids=["domain filter", "none"])
+async def test_external_dns_apex_txt_with_prefix_never_lands(
+    domain_filter: bool, kube: FakeKube, bind_server: DNSServer, tmp_path: Path
+) -> None:
+    """Prefix extdns-: the apex TXT extdns-a-<zone> is dropped by the filter or refused NOTZONE."""
+    zone = f"apex{next(_zones)}.test"
+    bind_server.add_zone(zone)
+    kube.create(lb_service("apex", Owner(), zone, "192.0.2.50"))
+    config = kube.write_kubeconfig(tmp_path)
+    _, changes, log = await asyncio.to_thread(
+        partial(_run_external_dns, domain_filter=domain_filter),
+        config,
+        bind_server,
+        (zone,),
+        Owner(),
+        False,
+    )
+    assert not _zone_has(bind_server, zone, f"extdns-a-{zone}", "TXT")
+    if domain_filter:
+        # Its provider drops the TXT as outside the filter and writes the A alone: nobody's.
+        assert f"Skipping record extdns-a-{zone}" in log, log[-3000:]
+        assert changes == [f"{zone} 0 A 192.0.2.50"]
+        assert _zone_has(bind_server, zone, zone, "A")
+        target = _target(bind_server, zone, Owner())
+        result = await target.reconcile(_endpoints(kube, target), apply=False)
+        (zr,) = result.zones
+        assert zr.plan is not None and zr.plan.changes == ()
+        assert [s.reason for s in zr.plan.skipped] == [
+            "not managed by external-dns or dnssync (no ownership record)"
+        ]
+    else:
+        # The A and its TXT travel in one message, which BIND refuses whole.
+        assert f"extdns-a-{zone}" in " ".join(changes), log[-3000:]
+        assert "NOTZONE" in log, log[-3000:]
+        assert not _zone_has(bind_server, zone, zone, "A")
+
+
+async def test_external_dns_apex_txt_in_the_parent_zone_is_read(
+    kube: FakeKube, bind_server: DNSServer, tmp_path: Path
+) -> None:
+    """Suffix -own: external-dns puts a child zone's apex TXT in the parent; dnssync owns it."""
+    n = next(_zones)
+    parent, child = f"par{n}.test", f"kid.par{n}.test"
+    owner = Owner(prefix="", suffix="-own")
+    bind_server.add_zone(parent)
+    bind_server.add_zone(child)
+    kube.create(lb_service("apex", owner, child, "192.0.2.60"))
+    kube.create(lb_service("www", owner, f"www.{child}", "192.0.2.61"))
+    config = kube.write_kubeconfig(tmp_path)
+    code, first, log = await asyncio.to_thread(
+        _run_external_dns, config, bind_server, (child, parent), owner, False
+    )
+    assert code == 0 and len(first) == 4, log[-3000:]
+    assert _zone_has(bind_server, parent, f"a-kid-own.{parent}", "TXT")
+    target = _target(bind_server, (parent, child), owner)
+    planned = await target.reconcile(_endpoints(kube, target), apply=False)
+    assert planned.ok and [len(z.plan.changes) for z in planned.zones if z.plan] == [0, 0]
+    assert sum(z.plan.owned for z in planned.zones if z.plan) == 2
+    kube.patch(
+        "v1",
+        "Service",
+        "apex",
+        "web",
+        {"status": {"loadBalancer": {"ingress": [{"ip": "192.0.2.62"}]}}},
+    )
+    applied = await target.reconcile(_endpoints(kube, target), apply=True)
+    assert applied.ok, [z.error for z in applied.zones]
+    assert [len(z.plan.changes) for z in applied.zones if z.plan] == [0, 1]
+    code, back, log = await asyncio.to_thread(
+        _run_external_dns, config, bind_server, (child, parent), owner, True
+    )
+    assert code == 0 and back == [], log[-3000:]
+    RESULTS[("apex TXT in the parent, suffix", "ext→dns", "1 external-dns applied (RRs)")] = len(
+        first
+    )
+    RESULTS[("apex TXT in the parent, suffix", "ext→dns", "2 dnssync plan (changes)")] = 0
+    RESULTS[("apex TXT in the parent, suffix", "ext→dns", "3 dnssync applied (changes)")] = 1
+    RESULTS[("apex TXT in the parent, suffix", "ext→dns", "4 external-dns dry-run (RRs)")] = 0
+
+
+# --- reverse records: --create-ptr ------------------------------------------------------
+
+PTR_FLAGS = (
+    "--create-ptr",
+    *(f"--managed-record-types={t}" for t in ("A", "AAAA", "CNAME", "PTR")),
+)
+
+
+def _ptr_setup(kube: FakeKube, server: DNSServer) -> tuple[str, str, int]:
+    n = next(_zones)
+    assert n < 256
+    fwd, rev = f"ptr{n}.test", f"{n}.10.in-addr.arpa"
+    server.add_zone(fwd)
+    server.add_zone(rev)
+    kube.create(lb_service("web", Owner(), f"web.{fwd}", f"10.{n}.0.1"))
+    kube.create(lb_service("api", Owner(), f"api.{fwd}", f"10.{n}.0.4"))
+    kube.create(lb_service("db", Owner(), f"db.{fwd}", f"10.{n}.0.2", **{"record-type": ""}))
+    return fwd, rev, n
+
+
+async def _ext_ptr(config: Path, server: DNSServer, zones: tuple[str, str], dry_run: bool) -> int:
+    code, changes, log = await asyncio.to_thread(
+        partial(_run_external_dns, more=PTR_FLAGS), config, server, zones, Owner(), dry_run
+    )
+    assert code == 0, log[-3000:]
+    return len(changes)
+
+
+async def _dns_ptr(kube: FakeKube, server: DNSServer, zones: tuple[str, str], apply: bool) -> int:
+    managed = ("A", "AAAA", "CNAME", "PTR")
+    target = _target(server, zones, Owner(), create_ptr=True, managed_record_types=managed)
+    result = await target.reconcile(_endpoints(kube, target), apply=apply)
+    assert result.ok, [z.error for z in result.zones]
+    return sum(len(z.plan.changes) for z in result.zones if z.plan)
+
+
+def _move_web_to(kube: FakeKube, ip: str) -> None:
+    kube.patch(
+        "v1", "Service", "web", "web", {"status": {"loadBalancer": {"ingress": [{"ip": ip}]}}}
+    )
+
+
+def _ptr_values(server: DNSServer, rev: str) -> dict[str, set[str]]:
+    key = dns.tsig.Key(server.key.name, server.key.secret, server.key.algorithm)
+    xfr = dns.query.xfr(server.host, rev + ".", port=server.port, keyring={key.name: key})
+    zone = dns.zone.from_xfr(xfr)
+    return {
+        str(name): {str(rd.target).rstrip(".") for rd in rdataset}
+        for name, rdataset in zone.iterate_rdatasets("PTR")
+    }
+
+
+async def test_create_ptr_external_dns_then_dnssync(
+    kube: FakeKube, bind_server: DNSServer, tmp_path: Path
+) -> None:
+    """external-dns --create-ptr writes A + PTR; dnssync plans nothing, moves one; it agrees.
+
+    The opted-out Service (record-type "") gets no PTR from either tool.
+    """
+    fwd, rev, n = _ptr_setup(kube, bind_server)
+    config = kube.write_kubeconfig(tmp_path)
+    first = await _ext_ptr(config, bind_server, (fwd, rev), False)
+    assert _ptr_values(bind_server, rev) == {"1.0": {f"web.{fwd}"}, "4.0": {f"api.{fwd}"}}
+    planned = await _dns_ptr(kube, bind_server, (fwd, rev), False)
+    _move_web_to(kube, f"10.{n}.0.3")
+    applied = await _dns_ptr(kube, bind_server, (fwd, rev), True)
+    assert _ptr_values(bind_server, rev)["3.0"] == {f"web.{fwd}"}
+    back = await _ext_ptr(config, bind_server, (fwd, rev), True)
+    for step, count in (("1 external-dns applied (RRs)", first), ("2 dnssync plan", planned)):
+        RESULTS[("create-ptr, forward + reverse zone", "ext→dns", step)] = count
+    RESULTS[("create-ptr, forward + reverse zone", "ext→dns", "3 dnssync applied")] = applied
+    RESULTS[("create-ptr, forward + reverse zone", "ext→dns", "4 external-dns dry-run")] = back
+    assert first > 0 and applied > 0
+    assert (planned, back) == (0, 0)
+
+
+async def test_create_ptr_dnssync_then_external_dns(
+    kube: FakeKube, bind_server: DNSServer, tmp_path: Path
+) -> None:
+    """dnssync create_ptr writes A + PTR; external-dns plans nothing, moves one; dnssync agrees."""
+    fwd, rev, n = _ptr_setup(kube, bind_server)
+    config = kube.write_kubeconfig(tmp_path)
+    first = await _dns_ptr(kube, bind_server, (fwd, rev), True)
+    assert _ptr_values(bind_server, rev) == {"1.0": {f"web.{fwd}"}, "4.0": {f"api.{fwd}"}}
+    planned = await _ext_ptr(config, bind_server, (fwd, rev), True)
+    _move_web_to(kube, f"10.{n}.0.3")
+    applied = await _ext_ptr(config, bind_server, (fwd, rev), False)
+    back = await _dns_ptr(kube, bind_server, (fwd, rev), False)
+    RESULTS[("create-ptr, forward + reverse zone", "dns→ext", "1 dnssync applied")] = first
+    RESULTS[("create-ptr, forward + reverse zone", "dns→ext", "2 external-dns dry-run")] = planned
+    RESULTS[("create-ptr, forward + reverse zone", "dns→ext", "3 external-dns applied")] = applied
+    RESULTS[("create-ptr, forward + reverse zone", "dns→ext", "4 dnssync plan")] = back
+    assert first > 0 and applied > 0
+    assert (planned, back) == (0, 0)
+
+
+async def test_external_dns_churns_on_its_own_shared_ptr(
+    kube: FakeKube, bind_server: DNSServer, tmp_path: Path
+) -> None:
+    """Two names, one address: external-dns re-writes its own two-value PTR each pass; dnssync not.
+
+    Its rfc2136 provider keeps the trailing dot of every value read after the first
+    (``api.x;web.x.``), so the set never equals the one it wants.  dnssync plans nothing.
+    """
+    fwd, rev, n = _ptr_setup(kube, bind_server)
+    kube.patch(
+        "v1",
+        "Service",
+        "api",
+        "web",
+        {"status": {"loadBalancer": {"ingress": [{"ip": f"10.{n}.0.1"}]}}},
+    )
+    config = kube.write_kubeconfig(tmp_path)
+    assert await _ext_ptr(config, bind_server, (fwd, rev), False) > 0
+    assert _ptr_values(bind_server, rev) == {"1.0": {f"web.{fwd}", f"api.{fwd}"}}
+    again = await _ext_ptr(config, bind_server, (fwd, rev), True)
+    planned = await _dns_ptr(kube, bind_server, (fwd, rev), False)
+    RESULTS[("create-ptr, two names one address", "ext→ext", "external-dns dry-run (RRs)")] = again
+    RESULTS[("create-ptr, two names one address", "ext→dns", "dnssync plan")] = planned
+    assert again > 0
+    assert planned == 0

@@ -23,9 +23,9 @@ import pytest
 from dnssync.acme.solver import Solver
 from dnssync.config import AcmeConfig, GSSConfig, ServerConfig, TargetConfig
 from dnssync.controller import Target
+from dnssync.dns import applier
 from dnssync.errors import GSSFailure, ServerRefused
 from dnssync.plan import PlanOptions, plan
-from dnssync.rfc2136 import applier
 from tests.dnsservers import DNSServerError
 from tests.integration.acme.conftest import txt_at
 from tests.integration.test_engine import REGISTRY, endpoints

@@ -84,7 +84,9 @@ async def events_of(api: client.ApiClient, obj: dict[str, Any]) -> list[Any]:
     listed = await core.list_namespaced_event(
         meta["namespace"], field_selector=f"involvedObject.uid={meta['uid']}"
     )
-    return list(listed.items)
+    # Only dnssync's: a real apiserver's own controllers post Events on the same
+    # Service (its ClusterIP repair loop's ClusterIPNotAllocated, now and then).
+    return [e for e in listed.items if e.source is not None and e.source.component == "dnssync"]
 
 
 def recorder(api: client.ApiClient, obj: dict[str, Any], **kw: Any) -> EventRecorder:

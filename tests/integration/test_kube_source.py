@@ -16,7 +16,7 @@ from dnssync.errors import ConfigError
 from dnssync.kube.client import api_client
 from dnssync.kube.informer import Informer
 from dnssync.kube.resources import RESOURCES, Resource
-from dnssync.retry import Backoff
+from dnssync.retry import Backoff, Pulse
 from dnssync.sources.convert import SourceOptions
 from dnssync.sources.index import EndpointView, ObjectIndex
 from dnssync.sources.selector import parse_filter
@@ -287,6 +287,18 @@ def services_informer(api: client.ApiClient, index: ObjectIndex, **kw: Any) -> I
     return Informer(api, RESOURCES["service"], index, watch_timeout=30, **kw)
 
 
+def answering_informer(api: client.ApiClient, answered: list[float]) -> Informer:
+    """A Service informer that notes when the API answers it again, with a wide backoff."""
+
+    def state(error: object) -> None:
+        if error is None:
+            answered.append(time.monotonic())
+
+    return services_informer(
+        api, ObjectIndex(), backoff=Backoff(initial=0.05, cap=30.0), on_state=state
+    )
+
+
 async def test_403_after_an_api_server_restart_is_survived(
     kube: FakeKube, api: client.ApiClient
 ) -> None:
@@ -397,3 +409,117 @@ async def test_the_retry_delay_resets_after_recovery(kube: FakeKube, api: client
         started = time.monotonic()
         await kube.wait_for_watches(1)
         assert time.monotonic() - started < 1.0
+
+
+async def test_restarts_in_quick_succession_never_grow_the_retry_delay(
+    kube: FakeKube, api: client.ApiClient
+) -> None:
+    """Watches broken before they held, refusals between: each answer again ends the streak."""
+    answered: list[float] = []  # when the API answered again (a watch accepted)
+    informer = answering_informer(api, answered)
+    async with informing(informer) as task:
+        await asyncio.wait_for(informer.synced.wait(), 5)
+        await kube.wait_for_watches(1)
+        for _ in range(8):
+            kube.fail_next = [403] * 3
+            seen = len(answered)
+            dropped = time.monotonic()
+            kube.drop_connections()
+            await until(lambda: len(answered) > seen, within=15)  # noqa: B023
+            # a break and three 403s: 0.05 + 0.1 + 0.2 + 0.4 s at most, however many came
+            # before (grown, the second round alone would wait 6 s or more)
+            assert answered[-1] - dropped < 5.0
+            await asyncio.sleep(0.2)  # open, silent, and broken again before it held
+        assert not task.done()
+
+
+async def test_a_lost_connection_between_refusals_starts_a_new_grace(
+    kube: FakeKube, api: client.ApiClient
+) -> None:
+    """403s, the server gone, 403s again: each life's refusals are timed apart (restarts)."""
+    informer = services_informer(
+        api, ObjectIndex(), grace=0.5, backoff=Backoff(initial=0.05, cap=0.1)
+    )
+    kube.fail_for(403, 0.4)
+    async with informing(informer) as task:
+        await asyncio.sleep(0.3)
+        kube.disconnect_next = 2  # no server (aiohttp itself may retry a GET once)
+        kube.fail_for(403, 0.35)  # and its next life refuses again: 0.65 s in all
+        await asyncio.wait_for(informer.synced.wait(), 10)
+        assert not task.done()
+    assert informer.stats.errors >= 6
+
+
+async def test_the_first_answer_after_an_outage_ends_every_wait(
+    kube: FakeKube, api: client.ApiClient
+) -> None:
+    """A watch waiting out lost connections tries again once another one is answered."""
+    pulse = Pulse()
+    nodes = Informer(
+        api,
+        RESOURCES["node"],
+        ObjectIndex(),
+        watch_timeout=30,
+        backoff=Backoff(initial=8.0, cap=30.0),
+        pulse=pulse,
+    )
+    services = services_informer(api, ObjectIndex(), pulse=pulse)
+    async with informing(nodes), informing(services):
+        await asyncio.wait_for(nodes.synced.wait(), 5)
+        await asyncio.wait_for(services.synced.wait(), 5)
+        await kube.wait_for_watches(2)
+        errors = nodes.stats.errors
+        kube.disconnect_filter = lambda method, path: "/nodes" in path
+        kube.disconnect_next = 2  # aiohttp itself may retry a GET once
+        kube.drop_connections()  # both break; the services watch's answer wakes nodes...
+
+        def waiting() -> bool:  # ...which found no server again: a wait of 4 s or more
+            open_ = len(kube.store.watchers)
+            return kube.disconnect_next == 0 and nodes.stats.errors >= errors + 2 and open_ == 1
+
+        await until(waiting, within=20)
+        await asyncio.sleep(0.1)
+        started = time.monotonic()
+        kube.drop_connections()  # the services watch only: nodes has none open
+        await kube.wait_for_watches(2, within=5)
+        assert time.monotonic() - started < 2.0
+        assert nodes.streak.failures == 0
+
+
+async def test_watches_that_end_at_once_back_off(kube: FakeKube, api: client.ApiClient) -> None:
+    """An API (or proxy) that accepts each watch and ends it at once is not hammered."""
+    kube.default_watch_timeout = 0.0
+    informer = Informer(
+        api,
+        RESOURCES["service"],
+        ObjectIndex(),
+        watch_timeout=0,
+        backoff=Backoff(initial=0.05, cap=0.3),
+    )
+    async with informing(informer):
+        await asyncio.wait_for(informer.synced.wait(), 5)
+        before = informer.stats.watches
+        await asyncio.sleep(2.0)
+    # waits of 0.15-0.3 s once grown: about ten in two seconds, not hundreds
+    assert informer.stats.watches - before < 25
+
+
+async def test_a_quiet_watch_that_held_resets_the_retry_delay(
+    kube: FakeKube, api: client.ApiClient
+) -> None:
+    """A watch with no events that stayed open counts as recovery: blips never add up."""
+    answered: list[float] = []  # when the API answered again (a watch accepted)
+    informer = answering_informer(api, answered)
+    async with informing(informer) as task:
+        await asyncio.wait_for(informer.synced.wait(), 5)
+        await kube.wait_for_watches(1)
+        for _ in range(6):
+            await asyncio.sleep(1.2)  # open, and silent: nothing changes
+            kube.fail_next = [500] * 3
+            seen = len(answered)
+            dropped = time.monotonic()
+            kube.drop_connections()
+            await until(lambda: len(answered) > seen, within=10)  # noqa: B023
+            # the break and three 500s: 0.05 + 0.1 + 0.2 + 0.4 s at most, not a grown wait
+            assert answered[-1] - dropped < 2.5
+        assert not task.done()

@@ -12,9 +12,9 @@ from __future__ import annotations
 import dns.query
 import dns.update
 
+from dnssync.dns.zones import ZoneReader
 from dnssync.model import Endpoint, ObjectRef, Policy, RecordKey
 from dnssync.plan import PlanOptions, plan
-from dnssync.rfc2136.zones import ZoneReader
 from tests.dnsservers import BindServer
 
 from .test_engine import REGISTRY, client, foreign_update, sync, tsig

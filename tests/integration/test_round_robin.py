@@ -17,12 +17,12 @@ from pydantic import SecretStr
 
 from dnssync.config import KeyConfig, ServerConfig, TargetConfig
 from dnssync.controller import Loop, Target
+from dnssync.dns import applier
+from dnssync.dns.client import Client, Timeouts
+from dnssync.dns.zones import ZoneReader
 from dnssync.http import Health
 from dnssync.metrics import Metrics
 from dnssync.plan import PlanOptions, plan
-from dnssync.rfc2136 import applier
-from dnssync.rfc2136.client import Client, Timeouts
-from dnssync.rfc2136.zones import ZoneReader
 from dnssync.sources.index import ObjectIndex
 from tests.dnsservers import BindSecondary, BindServer
 from tests.integration.test_engine import REGISTRY, endpoints

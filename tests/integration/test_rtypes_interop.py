@@ -17,11 +17,11 @@ import dns.update
 import dns.zone
 import pytest
 
+from dnssync.dns import applier, updates
+from dnssync.dns.client import Client
+from dnssync.dns.zones import ZoneReader
 from dnssync.model import Endpoint, ObjectRef, Plan, Policy, RecordKey, ZoneSnapshot
 from dnssync.plan import PlanOptions, plan
-from dnssync.rfc2136 import applier, updates
-from dnssync.rfc2136.client import Client
-from dnssync.rfc2136.zones import ZoneReader
 from dnssync.rtypes import TYPES, parse_values
 from tests.dnsservers import DNSServer
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import dns.tsig
 
-from dnssync.rfc2136.client import Client, Timeouts
-from dnssync.rfc2136.scopes import summary, write_scopes
+from dnssync.dns.client import Client, Timeouts
+from dnssync.dns.scopes import summary, write_scopes
 from tests.dnsservers import DNSServer, TechnitiumServer, TsigKey, ZoneUnderTest
 from tests.integration.test_dnsservers import serial
 

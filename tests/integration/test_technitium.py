@@ -21,12 +21,12 @@ import dns.tsig
 import dns.update
 import pytest
 
+from dnssync.dns import applier, tsig, wire
+from dnssync.dns.client import Client, Timeouts
+from dnssync.dns.zones import ZoneReader
 from dnssync.errors import DNSTimeout, PrerequisiteFailed, ServerRefused
 from dnssync.model import Endpoint, ObjectRef, Policy
 from dnssync.plan import PlanOptions, plan
-from dnssync.rfc2136 import applier, tsig, wire
-from dnssync.rfc2136.client import Client, Timeouts
-from dnssync.rfc2136.zones import ZoneReader
 from tests.dnsservers import TechnitiumServer, TsigKey
 from tests.integration.test_dnsservers import keyring, lookup, outcome, serial
 from tests.integration.test_engine import REGISTRY, endpoints

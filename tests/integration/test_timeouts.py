@@ -14,14 +14,15 @@ import socket
 import time
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import dns.update
 import pytest
 
+from dnssync.dns.client import Client, Timeouts
+from dnssync.dns.zones import ZoneReader
 from dnssync.errors import DNSError, DNSTimeout
-from dnssync.rfc2136.client import Client, Timeouts
-from dnssync.rfc2136.zones import ZoneReader
 from tests.dnsservers import start_server
 from tests.integration.test_engine import tsig
 
@@ -84,6 +85,21 @@ async def test_transfer_message_gap_is_the_server_timeout() -> None:
     assert took < t.query + SLACK, took
 
 
+def _is_stopped(pid: int) -> bool:
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return stat.rsplit(")", 1)[1].split()[0] in ("T", "t")
+
+
+async def _stopped(pid: int) -> None:
+    """Until the kernel shows ``pid`` stopped: kill() only queues the signal, and on a
+    loaded machine a query sent at once may still be answered."""
+    for _ in range(500):
+        if _is_stopped(pid):
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"process {pid} did not stop")
+
+
 async def test_sigstopped_bind_bounds_the_read_and_the_update() -> None:
     """A real BIND frozen mid-run: read and UPDATE end within their bounds, then recover."""
     server = start_server("bind")
@@ -96,6 +112,7 @@ async def test_sigstopped_bind_bounds_the_read_and_the_update() -> None:
         reader.forget()
         assert server.pid is not None
         os.kill(server.pid, signal.SIGSTOP)
+        await _stopped(server.pid)
         try:
             took, _ = await _elapsed(reader.read())
             assert took < t.transfer + SLACK, took

@@ -14,11 +14,11 @@ import pytest
 import trustme
 
 from dnssync.config import ServerConfig, TLSConfig
+from dnssync.dns import applier
+from dnssync.dns.client import Client, Timeouts, server_tls
+from dnssync.dns.zones import ZoneReader
 from dnssync.errors import ConnectionFailed, DNSError
 from dnssync.plan import PlanOptions, plan
-from dnssync.rfc2136 import applier
-from dnssync.rfc2136.client import Client, Timeouts, server_tls
-from dnssync.rfc2136.zones import ZoneReader
 from tests.dnsservers import TlsBindServer
 from tests.integration.test_engine import REGISTRY, endpoints
 

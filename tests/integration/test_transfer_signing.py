@@ -17,8 +17,8 @@ import dns.rrset
 import dns.tsig
 import pytest
 
+from dnssync.dns.client import Client, Timeouts
 from dnssync.errors import TransferFailed
-from dnssync.rfc2136.client import Client, Timeouts
 
 KEY = dns.tsig.Key("xfr-key.", "c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0MTI=", "hmac-sha256")
 ZONE = "signed.test"

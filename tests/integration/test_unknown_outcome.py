@@ -19,10 +19,10 @@ from pydantic import SecretStr
 
 from dnssync.config import KeyConfig, ServerConfig, TargetConfig
 from dnssync.controller import Target
+from dnssync.dns import updates
+from dnssync.dns.zones import ZoneReader
 from dnssync.model import Endpoint, ObjectRef, Policy, ZoneSnapshot
 from dnssync.plan import plan
-from dnssync.rfc2136 import updates
-from dnssync.rfc2136.zones import ZoneReader
 from tests.dnsservers import BindServer, start_server
 
 pytestmark = pytest.mark.timeout(240)

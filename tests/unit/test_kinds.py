@@ -9,7 +9,7 @@ import yaml
 
 from dnssync.config import load
 from dnssync.errors import ConfigError
-from dnssync.kinds import BY_NAME, BY_REF, DEFAULT_SOURCES, KINDS, SourceKind
+from dnssync.kinds import BY_NAME, BY_REF, DEFAULT_SOURCES, KINDS, NEEDED, WATCHED, Kind, SourceKind
 from dnssync.sources.convert import SourceOptions
 from dnssync.sources.index import CONVERTERS, ObjectIndex, trim
 from dnssync.sources.manifests import load_manifests
@@ -43,8 +43,8 @@ def test_sources_are_checked_against_the_registry(tmp_path: Path) -> None:
     assert cfg.targets[0].source_refs == frozenset({"ingress"})
 
 
-@pytest.mark.parametrize("entry", KINDS, ids=lambda k: k.name)
-def test_trim_keeps_only_the_fields_the_entry_names(entry: SourceKind) -> None:
+@pytest.mark.parametrize("entry", list(WATCHED.values()), ids=lambda k: k.ref)
+def test_trim_keeps_only_the_fields_the_entry_names(entry: Kind) -> None:
     """An object is stored with its identity, the entry's spec fields and status fields only."""
     obj = {
         "metadata": {"name": "x", "namespace": "n", "uid": "u", "managedFields": [{}] * 50},
@@ -55,6 +55,14 @@ def test_trim_keeps_only_the_fields_the_entry_names(entry: SourceKind) -> None:
     assert small["metadata"] == {"name": "x", "namespace": "n", "uid": "u"}
     assert set(small["spec"]) == set(entry.spec_fields)
     assert set(small.get("status", {})) == set(entry.status_fields)
+
+
+def test_needed_kinds_are_those_some_source_needs() -> None:
+    """Every kind a source needs is in NEEDED and watched; a Namespace keeps its labels."""
+    needs = {n for k in KINDS for n in k.needs}
+    assert needs <= set(NEEDED) and needs <= set(WATCHED)
+    ns = trim("namespace", {"metadata": {"name": "a", "labels": {"team": "x"}}, "spec": {}})
+    assert ns["metadata"] == {"name": "a", "labels": {"team": "x"}}
 
 
 def test_kinds_outside_the_registry_are_kept_whole() -> None:
@@ -84,6 +92,30 @@ def test_a_view_sees_only_the_kinds_it_subscribed() -> None:
     assert view.endpoints() == [] and not view.pending()
 
 
+PREFIX = "external-dns.alpha.kubernetes.io/"
+#: A Gateway every route kind attaches to (manifests: no status, the target annotation).
+GATEWAY = {
+    "apiVersion": "gateway.networking.k8s.io/v1",
+    "kind": "Gateway",
+    "metadata": {"name": "gw", "namespace": "n", "annotations": {f"{PREFIX}target": "192.0.2.7"}},
+    "spec": {
+        "listeners": [
+            {"name": p.lower(), "protocol": p, "port": 1} for p in ("HTTP", "TLS", "TCP", "UDP")
+        ]
+    },
+}
+
+
+def _sample(entry: SourceKind, name: str) -> tuple[dict[str, object], dict[str, object]]:
+    """``(annotations, spec)`` of an object of ``entry`` asking for ``name`` -> 192.0.2.7."""
+    if entry.ref == "crd":
+        record = {"dnsName": name, "recordType": "A", "targets": ["192.0.2.7"]}
+        return {}, {"endpoints": [record]}
+    if "gateway" in entry.needs:
+        return {f"{PREFIX}hostname": name}, {"parentRefs": [{"name": "gw"}]}
+    return {f"{PREFIX}hostname": name, f"{PREFIX}target": "192.0.2.7"}, {"type": "LoadBalancer"}
+
+
 def test_manifests_read_every_kind_its_list_and_its_legacy_group(tmp_path: Path) -> None:
     """The manifests reader takes kinds, their List kinds and API groups from the registry."""
     docs: list[dict[str, object]] = []
@@ -91,30 +123,16 @@ def test_manifests_read_every_kind_its_list_and_its_legacy_group(tmp_path: Path)
         for group in (entry.group, *entry.legacy_groups):
             api_version = f"{group}/{entry.version}" if group else entry.version
             name = f"{entry.ref}-{group or 'core'}".replace(".", "-")
-            docs.append(
-                {
-                    "apiVersion": api_version,
-                    "kind": f"{entry.kind}List",
-                    "items": [
-                        {
-                            "kind": entry.kind,
-                            "metadata": {
-                                "name": name,
-                                "namespace": "n",
-                                "annotations": {
-                                    "external-dns.alpha.kubernetes.io/hostname": (
-                                        f"{name}.example.test"
-                                    ),
-                                    "external-dns.alpha.kubernetes.io/target": "192.0.2.7",
-                                },
-                            },
-                            "spec": {"type": "LoadBalancer"},
-                        }
-                    ],
-                }
-            )
+            annotations, spec = _sample(entry, f"{name}.example.test")
+            item = {
+                "kind": entry.kind,
+                "metadata": {"name": name, "namespace": "n", "annotations": annotations},
+                "spec": spec,
+            }
+            docs.append({"apiVersion": api_version, "kind": f"{entry.kind}List", "items": [item]})
         docs.append({"apiVersion": "other.example/v1", "kind": entry.kind, "metadata": {}})
     (tmp_path / "all.yaml").write_text(yaml.safe_dump_all(docs))
+    (tmp_path / "gateway.yaml").write_text(yaml.safe_dump(GATEWAY))
     result = load_manifests(tmp_path, ALPHA)
     assert not result.errors, result.errors
     expected = {

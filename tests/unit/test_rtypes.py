@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 
 import dns.exception
 import dns.message
@@ -15,8 +16,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from dnssync.dns import wire
 from dnssync.errors import InvalidInput
-from dnssync.rfc2136 import wire
 from dnssync.rtypes import MAX_TXT_BYTES, TYPES, parse_values, show, txt_strings
 
 ORIGIN = dns.name.from_text("example.test.")
@@ -227,3 +228,29 @@ def test_property_any_desired_text_is_canonical_or_one_clear_line(type_: str, te
         assert parse_values(type_, (value,)) == (value,)
         return
     assert "\n" not in message
+
+
+_QUADS = st.lists(
+    st.one_of(
+        st.integers(0, 300).map(str), st.sampled_from(["", "0", "00", "01", "1a", "٣", " 1"])
+    ),
+    min_size=1,
+    max_size=5,
+).map(".".join)
+
+
+@given(st.one_of(_QUADS, st.text(max_size=20)))
+@settings(max_examples=3000)
+def test_a_values_are_read_exactly_as_ipaddress_reads_them(text: str) -> None:
+    """The fast dotted-quad reader accepts, rejects and writes what ipaddress does."""
+    try:
+        expected: str | None = str(ipaddress.IPv4Address(text.strip()))
+    except ValueError:
+        expected = None
+    a = TYPES["A"]
+    if expected is None:
+        with pytest.raises(InvalidInput):
+            a.parse(text)
+    else:
+        assert a.parse(text) == expected
+        assert a.wire(expected) == ipaddress.IPv4Address(expected).packed

@@ -10,8 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dnssync import statefile
-from dnssync.rfc2136 import wire
-from dnssync.rfc2136.zones import SnapshotStore, _State
+from dnssync.dns import wire
+from dnssync.dns.zones import SnapshotStore, _State
 
 IDENTITY = ["127.0.0.1:53", "key", "example.test"]
 

@@ -1,7 +1,7 @@
 """An in-memory RFC 2136 server over a :class:`~dnssync.model.ZoneSnapshot`.
 
 Each planned :class:`~dnssync.model.Change` is encoded by the real builder
-(:func:`dnssync.rfc2136.updates.encode`), decoded by dnspython, then
+(:func:`dnssync.dns.updates.encode`), decoded by dnspython, then
 processed the way an authoritative server processes one UPDATE message
 (RFC 2136 section 3):
 
@@ -34,9 +34,9 @@ import dns.rdatatype
 import dns.rrset
 import dns.update
 
+from dnssync.dns import updates
 from dnssync.model import READ_TYPES, Change, RecordKey, RRset, ZoneSnapshot
 from dnssync.names import from_dns, in_zone
-from dnssync.rfc2136 import updates
 from dnssync.rtypes import TYPES
 
 _ANY = dns.rdataclass.ANY

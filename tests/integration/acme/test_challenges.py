@@ -25,7 +25,7 @@ from dnssync.acme.challenges import ChallengeWatcher
 from dnssync.acme.records import marker_name, marker_value
 from dnssync.acme.solver import Solver
 from dnssync.config import AcmeConfig
-from dnssync.rfc2136.updates import rdata
+from dnssync.dns.updates import rdata
 from tests.dnsservers import BindServer
 from tests.fakekube import FakeKube, fake_kube
 

@@ -18,12 +18,12 @@ import dns.update
 import pytest
 
 from dnssync.acme.solver import Solver
+from dnssync.dns.client import Client
+from dnssync.dns.zones import ZoneReader
 from dnssync.errors import InvalidInput
 from dnssync.model import Policy, RecordKey
 from dnssync.plan import PlanOptions, plan
 from dnssync.registry import Registry, RegistryOptions
-from dnssync.rfc2136.client import Client
-from dnssync.rfc2136.zones import ZoneReader
 from tests.dnsservers import BindServer
 
 from .conftest import Certs, WebhookFactory, acme_config, payload, serial_of, served, solve_url

@@ -12,6 +12,7 @@ import json
 import logging
 import secrets
 import socket
+import ssl
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,10 +22,11 @@ import dns.tsig
 import dns.zone
 import pytest
 import trustme
+from prometheus_client import CollectorRegistry
 
 from dnssync.acme.records import marker_name
 from dnssync.acme.solver import Solver
-from dnssync.acme.webhook import ConfigMapAuth
+from dnssync.acme.webhook import ConfigMapAuth, FileAuth
 from tests.dnsservers import BindServer, TsigKey
 from tests.fakekube import fake_kube
 
@@ -89,6 +91,32 @@ async def test_present_visible_cleanup_gone(
         assert ok(doc), doc
         assert await txt_at(bind_server, record) == set()
         assert await txt_at(bind_server, marker_name(record)) == set()
+
+
+async def test_successes_are_counted_and_timed_per_action(
+    bind_server: BindServer, acme_zone: str, certs: Certs, webhook: WebhookFactory
+) -> None:
+    """Each successful Present and CleanUp counts once and is timed, per action."""
+    registry = CollectorRegistry()
+    record = f"_acme-challenge.metrics.{acme_zone}"
+    async with served(
+        webhook(Solver(acme_config(bind_server, [acme_zone])), registry=registry),
+        certs.client_context(certs.proxy),
+    ) as (hook, session):
+        for action in ("Present", "Present", "CleanUp"):
+            assert ok(
+                (await post(session, solve_url(hook), payload(action, acme_key(), record=record)))[
+                    1
+                ]
+            )
+
+    def sample(name: str, **labels: str) -> float | None:
+        return registry.get_sample_value(name, labels)
+
+    assert sample("dnssync_acme_webhook_requests_total", action="Present", result="success") == 2
+    assert sample("dnssync_acme_webhook_requests_total", action="CleanUp", result="success") == 1
+    assert sample("dnssync_acme_webhook_request_seconds_count", action="Present") == 2
+    assert sample("dnssync_acme_webhook_request_seconds_count", action="CleanUp") == 1
 
 
 async def test_cleanup_twice_succeeds(
@@ -251,6 +279,43 @@ async def test_any_cn_when_allowed_names_is_empty(
     ) as (hook, session):
         assert ok((await post(session, solve_url(hook), payload("Present", key, record=record)))[1])
         assert ok((await post(session, solve_url(hook), payload("CleanUp", key, record=record)))[1])
+
+
+async def test_a_connections_certificate_is_read_once_and_judged_on_every_request(
+    bind_server: BindServer,
+    acme_zone: str,
+    certs: Certs,
+    webhook: WebhookFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The client certificate is parsed once per connection; each request is still
+    judged by the allowed names of the moment, and renegotiation is refused."""
+    reads: list[object] = []
+    getpeercert = ssl.SSLObject.getpeercert
+
+    def counted(self: ssl.SSLObject, binary_form: bool = False) -> Any:
+        if self.server_side:
+            reads.append(self)
+        return getpeercert(self, binary_form)
+
+    monkeypatch.setattr(ssl.SSLObject, "getpeercert", counted)
+    async with served(
+        webhook(Solver(acme_config(bind_server, [acme_zone]))), certs.client_context(certs.stranger)
+    ) as (hook, session):
+        url = f"https://127.0.0.1:{hook.port}/apis"
+        for _ in range(3):
+            async with session.get(url) as resp:
+                assert resp.status == 403
+        assert len(reads) == 1  # one connection, kept
+        hook.auth = FileAuth(certs.front_ca_file, ())  # any CN the CA signed, from now on
+        assert not await hook.reload()  # same files: only the names changed
+        async with session.get(url) as resp:
+            assert resp.status == 200
+        assert len(reads) == 1
+        async with https(certs.client_context(certs.stranger)) as other, other.get(url) as resp:
+            assert resp.status == 200
+        assert len(reads) == 2  # a new connection is read anew
+        assert hook._ctx is not None and hook._ctx.options & ssl.OP_NO_RENEGOTIATION
 
 
 async def test_post_without_remote_user_is_rejected(

@@ -27,13 +27,14 @@ def test_survives_ten_apiserver_restarts(tier: Tier) -> None:
         tier.retarget("web", ip)
         took = time.monotonic() - tier.plane.ready_at
         how = "SIGTERM" if graceful else "SIGKILL"
-        wait_until(
+        seen = wait_until(
             lambda ip=ip: tier.lookup("web") == [ip] or not run.alive(),  # type: ignore[misc]
             max(0.0, 10 - took),
             f"restart {i + 1} ({how}): web → {ip} in DNS within 10 s of the API answering",
         )
         assert run.alive(), f"restart {i + 1} ({how}) ended dnssync: {run.describe()}"
         assert tier.lookup("web") == [ip], run.describe()
+        print(f"restart {i + 1} ({how}): in DNS {took + seen:.2f} s after the API answered")
 
 
 def test_leader_failover(tier: Tier) -> None:
@@ -47,6 +48,7 @@ def test_leader_failover(tier: Tier) -> None:
     took = wait_until(follower.leading, 10, "follower leads after SIGTERM of the leader")
     assert leader.wait(10) == 0, leader.describe()
     assert took <= 3.0, f"failover after SIGTERM took {took:.1f} s"
+    print(f"failover: the follower leads {took:.2f} s after SIGTERM of the leader")
     tier.retarget("web", "192.0.2.11")
     wait_until(lambda: tier.lookup("web") == ["192.0.2.11"], 10, "the new leader writes")
 
@@ -55,5 +57,6 @@ def test_leader_failover(tier: Tier) -> None:
     follower.signal(signal.SIGKILL)
     took = wait_until(third.leading, LEASE["duration"] + 10, "third leads after SIGKILL")
     assert took <= LEASE["duration"] + 2, f"failover after SIGKILL took {took:.1f} s"
+    print(f"failover: the third leads {took:.2f} s after SIGKILL (lease {LEASE['duration']} s)")
     tier.retarget("web", "192.0.2.12")
     wait_until(lambda: tier.lookup("web") == ["192.0.2.12"], 10, "the third replica writes")

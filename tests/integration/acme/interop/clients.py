@@ -274,6 +274,7 @@ def write_hook_config(
     (``servers_nameservers``: that server's ``nameservers``; ``acme``: more acme keys)."""
     secret = directory / "tsig.secret"
     secret.write_text(server.key.secret + "\n")
+    secret.chmod(0o600)  # as a Secret volume would be; 0644 draws dnssync's warning
     entry = {
         "name": "bind",
         "server": {"host": server.host, "port": server.port},
