@@ -143,12 +143,13 @@ class Grace:
 
 
 class Pulse:
-    """The API answered again: waits begun when it could not be reached end at once.
+    """The API answered again: waits begun when it could not serve end at once.
 
     Loops that share one server share one pulse: the first to get an answer
-    after an outage beats it, and every loop waiting out a lost connection
-    tries again at once, instead of at the end of a backoff that grew while
-    the server was down (and may miss its next short time up).
+    after an outage beats it, and every loop waiting out a lost connection (or
+    a refusal of a server just restarted) tries again at once, instead of at
+    the end of a backoff that grew while the server was down (and may miss its
+    next short time up).
     """
 
     __slots__ = ("_beat",)

@@ -16,10 +16,11 @@ answers 403 until its RBAC cache fills, and 404 for custom kinds until its CRDs
 are registered); only a refusal that outlasts the grace
 ends the informer, with a one-line :class:`~dnssync.errors.ConfigError`.  A
 failure with no answer at all (the server down or restarting) ends a run of
-refusals, and its wait ends at the first answer the server gives any informer
-sharing its :class:`~dnssync.retry.Pulse`: a control-plane upgrade restarts the
-API server again and again, and a watch whose backoff grew would otherwise
-sleep through each short time up until its refusals outlasted the grace.
+refusals.  The wait after such a failure, or after a refusal, ends at the first
+answer the server gives any informer sharing its :class:`~dnssync.retry.Pulse`:
+a control-plane upgrade restarts the API server again and again, and a watch
+whose backoff grew over refusals spanning several restarts would otherwise
+sleep through each short time up (or until its refusals outlasted the grace).
 
 The wire is read raw (``_preload_content=False``): objects stay JSON dicts
 (trimmed by ``shrink``), never deserialised into client model objects, and
@@ -79,6 +80,16 @@ class Stats:
 def _keep(kind: str, obj: Mapping[str, Any]) -> Mapping[str, Any]:
     return obj
 
+
+def _ended_by_answers(error: KubeError) -> bool:
+    """Whether another informer's answer ends this failure's wait.
+
+    No answer at all (the server down) and a refusal (a restarted server's
+    empty RBAC cache, its CRDs not yet registered) are the server's state, not
+    this resource's: once it answers anyone they are likely over.  A 429 or
+    5xx is this request's own, and a Retry-After is the server's to end.
+    """
+    return not error.status or isinstance(error, KubeRefused | KubeNotFound)
 
 
 @dataclass(slots=True)
@@ -185,7 +196,7 @@ class Informer:
             grace.ok()
         delay = self.streak.next(error)
         log.warning("%s; retrying in %.2f s", error, delay)
-        if error.status or self.pulse is None:
+        if self.pulse is None or not _ended_by_answers(error):
             await asyncio.sleep(delay)
         elif await self.pulse.sleep(delay):
             self.streak.reset()  # the server's first answer to anyone ends the wait

@@ -486,6 +486,43 @@ async def test_the_first_answer_after_an_outage_ends_every_wait(
         assert nodes.streak.failures == 0
 
 
+async def test_a_refusal_waits_no_longer_than_the_first_answer_to_anyone(
+    kube: FakeKube, api: client.ApiClient
+) -> None:
+    """A watch whose 403s grew its wait tries again once another watch is answered."""
+    pulse = Pulse()
+    nodes = Informer(
+        api,
+        RESOURCES["node"],
+        ObjectIndex(),
+        watch_timeout=30,
+        backoff=Backoff(initial=8.0, cap=30.0),
+        pulse=pulse,
+    )
+    services = services_informer(api, ObjectIndex(), pulse=pulse)
+    async with informing(nodes), informing(services):
+        await asyncio.wait_for(nodes.synced.wait(), 5)
+        await asyncio.wait_for(services.synced.wait(), 5)
+        await kube.wait_for_watches(2)
+        await asyncio.sleep(1.1)  # both watches held (one ended sooner is backed off)
+        errors = nodes.stats.errors
+        kube.fail_for(403, 1.0, only=lambda method, path: "/nodes" in path)
+        for watcher in list(kube.store.watchers):
+            if watcher.rtype.plural == "nodes":
+                watcher.notify("close")  # nodes resumes, meets the 403, waits 4 s or more...
+
+        def waiting() -> bool:
+            return nodes.stats.errors > errors and kube.watch_count == 1
+
+        await until(waiting, within=5)
+        await asyncio.sleep(1.1)  # ...the refusal is over, and nodes still waits
+        started = time.monotonic()
+        kube.drop_connections()  # the services watch's next answer ends that wait
+        await kube.wait_for_watches(2, within=5)
+        assert time.monotonic() - started < 2.0
+        assert nodes.streak.failures == 0
+
+
 async def test_watches_that_end_at_once_back_off(kube: FakeKube, api: client.ApiClient) -> None:
     """An API (or proxy) that accepts each watch and ends it at once is not hammered."""
     kube.default_watch_timeout = 0.0
