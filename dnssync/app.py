@@ -54,6 +54,8 @@ class App:
         self.loops: list[Loop] = []
         self.http_port = 0
         self.api: Any = None
+        #: Shared by every informer of ``self.api`` (sources and Challenges).
+        self.pulse = Pulse()
         self.elector: Any = None  # a LeaderElector when leader election runs
         self.recorder: Recorder | None = None
         #: Per target: told after a pass that put its inputs in DNS (status writes).
@@ -100,7 +102,6 @@ class App:
         views = {t.name: index.view(t.source_options, t.cfg.source_refs) for t in self.targets}
         feeds.update(views)
         namespaces: list[str | None] = list(kcfg.namespaces) or [None]
-        pulse = Pulse()
         for kind in with_needs(k for t in cfg.targets for k in t.source_refs):
             for ns in namespaces if WATCHED[kind].namespaced else [None]:
                 label = RESOURCES[kind].plural + (f" in {ns}" if ns else "")
@@ -114,7 +115,7 @@ class App:
                     grace=kcfg.refusal_grace,
                     on_state=self._kube_state(f"source {label}"),
                     shrink=trim,
-                    pulse=pulse,
+                    pulse=self.pulse,
                 )
                 self.health.source_synced(informer.name, False)
                 background.append((f"informer {informer.name}", partial(self._inform, informer)))
@@ -250,6 +251,7 @@ class App:
                     api=self.api,
                     registry=self.metrics.registry,
                     is_leader=is_leader,
+                    pulse=self.pulse,
                 ),
             )
         )

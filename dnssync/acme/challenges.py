@@ -60,7 +60,7 @@ from dnssync.acme.solver import Placement, Solver
 from dnssync.errors import ConfigError, DnssyncError
 from dnssync.kube.informer import Informer
 from dnssync.kube.resources import CHALLENGES
-from dnssync.retry import Backoff
+from dnssync.retry import Backoff, Pulse
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +101,7 @@ class ChallengeWatcher:
         api_grace: float = 120.0,
         is_leader: Callable[[], bool] = lambda: True,
         registry: CollectorRegistry | None = None,
+        pulse: Pulse | None = None,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
@@ -115,6 +116,7 @@ class ChallengeWatcher:
         self.debounce = debounce
         self.watch_timeout = watch_timeout
         self.api_grace = api_grace
+        self.pulse = pulse
         self.is_leader = is_leader
         self._clock = clock
         self._wall = wall_clock
@@ -216,6 +218,7 @@ class ChallengeWatcher:
                 watch_timeout=self.watch_timeout,
                 grace=self.api_grace,
                 on_change=self._wake.set,
+                pulse=self.pulse,
             )
             for ns in (self.namespaces or (None,))
         ]
@@ -411,6 +414,7 @@ def from_config(
     is_leader: Callable[[], bool] = lambda: True,
     registry: CollectorRegistry | None = None,
     api_grace: float = 120.0,
+    pulse: Pulse | None = None,
 ) -> ChallengeWatcher:
     """A watcher set up from ``solver.cfg`` (the acme section)."""
     cfg = solver.cfg
@@ -429,4 +433,5 @@ def from_config(
         is_leader=is_leader,
         registry=registry,
         api_grace=api_grace,
+        pulse=pulse,
     )

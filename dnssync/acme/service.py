@@ -19,6 +19,7 @@ from dnssync.acme.solver import Solver
 from dnssync.acme.webhook import Webhook
 from dnssync.config import Config
 from dnssync.errors import ConfigError
+from dnssync.retry import Pulse
 
 
 async def run(
@@ -27,8 +28,13 @@ async def run(
     api: Any = None,
     registry: CollectorRegistry = REGISTRY,
     is_leader: Callable[[], bool] = lambda: True,
+    pulse: Pulse | None = None,
 ) -> None:
-    """Serve the webhook and run the watcher (as configured) until cancelled."""
+    """Serve the webhook and run the watcher (as configured) until cancelled.
+
+    ``pulse``: the one shared by the other informers of ``api`` (a new one
+    for a client of our own).
+    """
     acme = cfg.acme
     if acme is None:
         raise ConfigError("no 'acme' section in the configuration")
@@ -53,7 +59,12 @@ async def run(
                 tg.create_task(hook.serve_forever(), name="acme-webhook")
             if acme.challenges.enabled:
                 watcher = challenges.from_config(
-                    solver, api, is_leader=is_leader, registry=registry, api_grace=grace
+                    solver,
+                    api,
+                    is_leader=is_leader,
+                    registry=registry,
+                    api_grace=grace,
+                    pulse=pulse or Pulse(),
                 )
                 tg.create_task(watcher.run(), name="acme-challenges")
     finally:

@@ -280,6 +280,10 @@ class FakeKube:
         until = asyncio.get_running_loop().time() + seconds
         self._failing.append((code, until, only))
 
+    def stop_failing(self) -> None:
+        """End every `fail_for` refusal now."""
+        self._failing.clear()
+
     def _time_fault(self, method: str, path_qs: str) -> int | None:
         now = asyncio.get_running_loop().time()
         self._failing = [f for f in self._failing if f[1] > now]

@@ -26,6 +26,10 @@ from dnssync.acme.records import marker_name, marker_value
 from dnssync.acme.solver import Solver
 from dnssync.config import AcmeConfig
 from dnssync.dns.updates import rdata
+from dnssync.kube.informer import Informer
+from dnssync.kube.resources import RESOURCES
+from dnssync.retry import Pulse
+from dnssync.sources.index import ObjectIndex
 from tests.dnsservers import BindServer
 from tests.fakekube import FakeKube, fake_kube
 
@@ -310,3 +314,37 @@ async def test_watcher_presents_early_and_never_writes_challenges(
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+async def test_the_watch_of_challenges_wakes_when_the_api_answers_another_watch(
+    bind_server: BindServer, acme_zone: str, kube: tuple[FakeKube, client.ApiClient]
+) -> None:
+    """A Challenges watch whose refusals grew its wait lists again once a source watch
+    sharing its pulse is answered (an apiserver restarted, its CRDs registered late)."""
+    fake, api = kube
+    pulse = Pulse()
+    fake.fail_for(403, 60.0, only=lambda method, path: "/challenges" in path)
+    w = ChallengeWatcher(
+        Solver(acme_config(bind_server, [acme_zone])),
+        api,
+        group_name=GROUP,
+        solver_name=SOLVER,
+        watch_timeout=30,
+        pulse=pulse,
+    )
+    services = Informer(api, RESOURCES["service"], ObjectIndex(), watch_timeout=30, pulse=pulse)
+    tasks = [asyncio.create_task(w.run()), asyncio.create_task(services.run())]
+    try:
+        await asyncio.wait_for(services.synced.wait(), 5)
+
+        async def grown() -> bool:  # five refusals in a row: the next wait is 1.6 s or more
+            return bool(w.informers) and w.informers[0].streak.failures >= 5
+
+        await eventually(grown, within=10)
+        fake.stop_failing()  # the server's CRDs are back...
+        fake.drop_connections()  # ...and it answers the services watch again
+        await asyncio.wait_for(w.synced.wait(), 1.0)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
