@@ -190,8 +190,9 @@ class Target:
         # The last pass that found nothing to do: inputs version, serials, result.
         self._idle: tuple[int, dict[str, int], TargetResult] | None = None
         #: Per zone, our last write there (until the next read of it): the serial it
-        #: was planned on, the messages that landed, the names they wrote at.
-        self._written: dict[str, tuple[int, int, frozenset[str]]] = {}
+        #: was planned on, the messages that landed, the names they wrote at, and
+        #: whether it did all it planned (no outcome in doubt, nothing skipped).
+        self._written: dict[str, tuple[int, int, frozenset[str], bool]] = {}
 
     async def reconcile(
         self,
@@ -302,21 +303,24 @@ class Target:
         return result
 
     def _news(self, zone: str, read: Read) -> frozenset[str]:
-        """The names the read says moved, but for our own last write to ``zone``.
+        """The names the read says moved, less or more our own last write to ``zone``.
 
         That write is all the news when the serial moved by exactly its
         messages from the one it was planned on (the server counts each UPDATE
-        once): no one else wrote in between.  Not where its plan skipped
-        something: what it cleared may let a skipped record follow now.
+        once): no one else wrote in between.  Otherwise its names are news too:
+        someone else may have undone it, and a server that condenses the
+        IXFR's deltas into one shows no name whose record came and went.  So
+        are they where its plan skipped something (what it cleared may let a
+        skipped record follow now) or an outcome was in doubt.
         """
         changed = read.changed or frozenset()
         ours = self._written.pop(zone, None)
         if ours is None or read.transfer != "ixfr":
             return changed
-        serial, landed, names = ours
-        if read.snapshot.serial != (serial + landed) % 2**32:
-            return changed
-        return changed - names
+        serial, landed, names, exact = ours
+        if exact and read.snapshot.serial == (serial + landed) % 2**32:
+            return changed - names
+        return changed | names
 
     def _plan_at(
         self,
@@ -436,9 +440,9 @@ class Target:
             break
         if total.messages:
             zr.applied = total
-            if not uncertain and zr.plan is not None and not zr.plan.skipped:
-                names = {n for c in total.applied for n in _names_of(c)}
-                self._written[zr.zone] = (serial, total.landed, frozenset(names))
+            exact = not uncertain and zr.plan is not None and not zr.plan.skipped
+            names = {n for c in (*total.applied, *total.unknown) for n in _names_of(c)}
+            self._written[zr.zone] = (serial, total.landed, frozenset(names), exact)
 
     async def _nearby(self, zone: str, snapshot: ZoneSnapshot) -> Nearby | None:
         """The other zones' view :func:`~dnssync.plan.nearby` takes (none for most targets)."""

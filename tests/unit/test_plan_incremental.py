@@ -204,12 +204,15 @@ def third_party(draw: st.DrawFn, snap: ZoneSnapshot) -> ZoneSnapshot:
 
 
 def _news(last: ZoneSnapshot, now: ZoneSnapshot, wrote: Plan, foreign: bool) -> set[str]:
-    """What the controller plans from the read: every moved name, but for our own write
-    when nobody else wrote (its serial count matches) and its plan skipped nothing."""
+    """What the controller plans from the read: every moved name, less our own write when
+    nobody else wrote (its serial count matches) and its plan skipped nothing, else with
+    it. ``_moved`` condenses the deltas, as some servers do: a record of ours someone
+    else removed again is in no delta."""
     moved = _moved(last, now)
+    ours = {n for c in wrote.changes for n in _names_of(c)}
     if foreign or wrote.skipped:
-        return moved
-    return moved - {n for c in wrote.changes for n in _names_of(c)}
+        return moved | ours
+    return moved - ours
 
 
 def _applied(zone: ZoneSnapshot, changes: tuple[Change, ...]) -> ZoneSnapshot:
