@@ -5,7 +5,10 @@
   (as from its own Pod), vs a raw dnspython client doing
   add (UPDATE) / query until visible / delete (UPDATE) on the same server;
   rounds interleaved, medians compared (goal: ratio <= 1.2, issue #15; certbot-dns-rfc2136
-  measured 2.4x);
+  measured 2.4x).  The webhook's client stands in for the kube-apiserver (Go):
+  a blocking keep-alive ``http.client``, as blocking as the floor's dnspython,
+  so the figure is the webhook's cost and not an event loop's on the client
+  side; the same rounds through an aiohttp client are shown beside it;
 - 100 concurrent challenges over 10 names through the webhook: time from the
   first POST until all 100 succeeded and every value is visible on the server
   (goal: <= 1 s), with fresh TLS connections (each one a full handshake with
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import http.client
 import json
 import multiprocessing
 import secrets
@@ -225,6 +229,32 @@ async def webhook_round(
     return time.perf_counter() - t
 
 
+class BlockingClient:
+    """One kept-alive HTTPS connection, used the way the apiserver proxies a call."""
+
+    def __init__(self, tls: Tls, port: int) -> None:
+        self.conn = http.client.HTTPSConnection("127.0.0.1", port, context=tls.client_context())
+        self.path = f"/apis/{GROUP}/v1alpha1/{SOLVER}"
+        self.headers = {**HEADERS, "Content-Type": "application/json"}
+
+    def call(self, action: str, record: str, value: str) -> None:
+        data = json.dumps(body(action, record, value))
+        self.conn.request("POST", self.path, body=data, headers=self.headers)
+        doc = json.loads(self.conn.getresponse().read())
+        if not doc["response"]["success"]:
+            raise RuntimeError(doc["response"]["status"]["message"])
+
+    def round(self, s: DNSServer, record: str, value: str) -> float:
+        t = time.perf_counter()
+        self.call("Present", record, value)
+        wait_visible(s, record, value)
+        self.call("CleanUp", record, value)
+        return time.perf_counter() - t
+
+    def close(self) -> None:
+        self.conn.close()
+
+
 async def concurrent(
     session: aiohttp.ClientSession, url: str, s: DNSServer, zone: str, n: int = 100
 ) -> tuple[float, float]:
@@ -242,24 +272,28 @@ async def concurrent(
 
 async def single(
     s: DNSServer, tls: Tls, port: int, zones: dict[str, str], rounds: int
-) -> tuple[list[float], list[float]]:
-    """Interleaved rounds: the raw floor, then one challenge through the webhook."""
+) -> dict[str, list[float]]:
+    """Interleaved rounds: the raw floor, one challenge through the webhook from
+    the blocking client, and one from aiohttp."""
     url = f"https://127.0.0.1:{port}/apis/{GROUP}/v1alpha1/{SOLVER}"
-    raw_times: list[float] = []
-    ours_times: list[float] = []
+    times: dict[str, list[float]] = {"raw": [], "ours": [], "aiohttp": []}
+    blocking = BlockingClient(tls, port)
     connector = aiohttp.TCPConnector(ssl=tls.client_context(), limit=200)
     async with aiohttp.ClientSession(connector=connector) as session:
         for i in range(rounds + 5):
             raw = raw_round(
                 s, zones["raw"], f"_acme-challenge.h{i % 10}.{zones['raw']}", acme_value()
             )
-            ours = await webhook_round(
-                session, url, s, f"_acme-challenge.h{i % 10}.{zones['ours']}", acme_value()
+            ours = blocking.round(s, f"_acme-challenge.h{i % 10}.{zones['ours']}", acme_value())
+            via_aiohttp = await webhook_round(
+                session, url, s, f"_acme-challenge.a{i % 10}.{zones['ours']}", acme_value()
             )
             if i >= 5:  # warm-up excluded
-                raw_times.append(raw)
-                ours_times.append(ours)
-    return raw_times, ours_times
+                times["raw"].append(raw)
+                times["ours"].append(ours)
+                times["aiohttp"].append(via_aiohttp)
+    blocking.close()
+    return times
 
 
 async def load(
@@ -290,15 +324,18 @@ def main() -> None:
             s.add_zone(z)
         tls = Tls(Path(tmp))
         with WebhookProcess(s, [zones["ours"]], tls) as hook:
-            raw_t, ours_t = asyncio.run(single(s, tls, hook.port, zones, args.rounds))
+            times = asyncio.run(single(s, tls, hook.port, zones, args.rounds))
             warm, cold = asyncio.run(load(s, tls, hook.port, zones["ours"]))
         # For information: the same without the read-back on the primary.
         with WebhookProcess(s, [zones["nov"]], tls, verify=False) as hook:
             nov_zones = {"raw": zones["raw"], "ours": zones["nov"]}
-            raw2_t, nov_t = asyncio.run(single(s, tls, hook.port, nov_zones, args.rounds))
-    raw_m, ours_m = median(raw_t), median(ours_t)
+            nov = asyncio.run(single(s, tls, hook.port, nov_zones, args.rounds))
+    raw_m, ours_m, aio_m = median(times["raw"]), median(times["ours"]), median(times["aiohttp"])
     rows = [
-        {"figure": f"raw dnspython add/query/delete (median of {len(raw_t)})", "value": raw_m},
+        {
+            "figure": f"raw dnspython add/query/delete (median of {len(times['raw'])})",
+            "value": raw_m,
+        },
         {
             "figure": "dnssync webhook present+visible+cleanup, HTTPS + client cert",
             "value": ours_m,
@@ -306,10 +343,14 @@ def main() -> None:
             "goal": 1.2,
         },
         {
+            "figure": "  same from an aiohttp client (info: its event loop counts too)",
+            "value": aio_m,
+            "ratio": aio_m / raw_m,
+        },
+        {
             "figure": "  same, acme.verify off (info; raw floor re-measured alongside)",
-            "value": median(nov_t),
-            "ratio": median(nov_t) / median(raw2_t),
-            "goal": 1.2,
+            "value": median(nov["ours"]),
+            "ratio": median(nov["ours"]) / median(nov["raw"]),
         },
         {
             "figure": "100 concurrent challenges presented+visible, fresh TLS (median of 3)",
