@@ -6,7 +6,12 @@ Figures, all in one run against the same Pebble and the same BIND:
   certbot ``--manual`` with ``dnssync acme present|cleanup`` as hooks, vs certbot's
   own ``certbot-dns-rfc2136`` plugin (its fixed 60 s propagation sleep set to 0, else
   it would dominate); lego ``--dns exec`` running dnssync's hook, vs lego's own
-  ``rfc2136`` provider (``dnsupdate``);
+  ``rfc2136`` provider (``dnsupdate``).  lego's own log splits each of its
+  runs: the DNS work (Present and CleanUp, which is where the providers differ)
+  and the wait for the CA (lego polls the authorization after a Retry-After of
+  about 5 s, with jitter, unless Pebble validated before answering the
+  challenge POST: a race inside Pebble that makes whole lego runs bimodal,
+  ~1 s or ~4-7 s, whichever provider wrote the TXT);
 - ``--concurrent`` certificates (default 100) ordered at once by as many certbot
   processes with dnssync's hooks: how many issued, wall time, leftovers in the zone,
   and what failed (the CA's problem details, the hooks' errors); the certbots and
@@ -26,6 +31,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import re
 import secrets
 import statistics
 import subprocess
@@ -34,6 +40,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -93,10 +100,37 @@ def _runners(s: BindServer, zone: str, pebble: Any, work: Path) -> dict[str, Run
     }
 
 
+# lego's log lines that open and close its phases (lego v5's slog messages).
+_LEGO_LINE = re.compile(r'time=(\S+) level=\w+ msg="([^"]*)"')
+_LEGO_PHASES = {
+    "DNS work (Present + CleanUp)": [
+        ("dns01: preparing to solve", "dns01: trying to solve"),
+        ("dns01: cleaning DNS-01 challenge", "Validations succeeded"),
+    ],
+    "wait for the CA's validation": [("dns01: waiting for record propagation", "validated")],
+}
+
+
+def lego_phases(output: str) -> dict[str, float]:
+    """Seconds per phase of one single-name lego run, from its log's timestamps."""
+    first: dict[str, datetime] = {}
+    for m in _LEGO_LINE.finditer(output):
+        for start, end in (pair for pairs in _LEGO_PHASES.values() for pair in pairs):
+            for mark in (start, end):
+                if mark in m.group(2) and mark not in first:
+                    first[mark] = datetime.fromisoformat(m.group(1).replace("Z", "+00:00"))
+    return {
+        phase: sum((first[end] - first[start]).total_seconds() for start, end in pairs)
+        for phase, pairs in _LEGO_PHASES.items()
+        if all(start in first and end in first for start, end in pairs)
+    }
+
+
 async def per_certificate(
     runners: dict[str, Run], zone: str, work: Path, rounds: int
 ) -> dict[str, list[float]]:
-    """Each client issues one single-name certificate per round, clients interleaved."""
+    """Each client issues one single-name certificate per round, clients interleaved;
+    lego's runs also give their phases (``<runner>: <phase>``)."""
     times: dict[str, list[float]] = {name: [] for name in runners}
     for r in range(rounds):
         for i, (name, run) in enumerate(runners.items()):
@@ -105,6 +139,9 @@ async def per_certificate(
             if done.returncode != 0 or done.names != {domain}:
                 raise SystemExit(f"{name} failed for {domain}:\n{done.output[-3000:]}")
             times[name].append(done.seconds)
+            if name.startswith("lego"):
+                for phase, seconds in lego_phases(done.output).items():
+                    times.setdefault(f"{name}: {phase}", []).append(seconds)
     return times
 
 
@@ -230,9 +267,8 @@ def run_all(
     for name, xs in times.items():
         if not xs:
             continue
-        rows.append(
-            {"figure": f"one certificate: {name} (median of {len(xs)})", "value": median(xs)}
-        )
+        what = f"  {name}" if ": " in name else f"one certificate: {name}"
+        rows.append({"figure": f"{what} (median of {len(xs)})", "value": median(xs)})
     left = leftovers(s, zone)
     print(f"  leftovers after the per-certificate rounds: {len(left)} {left[:4]}")
     if args.concurrent:
