@@ -53,6 +53,8 @@ def report(name: str, rows: list[dict[str, Any]]) -> None:
         goal = r.get("goal", "")
         goal = goal if isinstance(goal, str) else f"≤ {goal}"
         ratio = f"  ratio {r['ratio']:.2f} (goal {goal})" if "ratio" in r else ""
-        print(f"  {r['figure']:<{width}}  {r['value']:.4f} s{ratio}")
+        unit = r.get("unit", "s")
+        value = f"{r['value']:.4f} s" if unit == "s" else f"{r['value']:.1f} {unit}"
+        print(f"  {r['figure']:<{width}}  {value}{ratio}")
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"{name}.json").write_text(json.dumps(rows, indent=2))

@@ -110,13 +110,25 @@ def config(tmp: Path, s: DNSServer, zone: str, mdir: Path) -> Path:
     return path
 
 
-def run(argv: list[str]) -> float:
+#: Peak RSS (MiB) of the processes :func:`run` ran, by the figure they belong to.
+PEAKS: dict[str, list[float]] = {}
+
+
+def run(argv: list[str], peak: str = "") -> float:
+    """Wall seconds of one process; its peak RSS goes to ``PEAKS[peak]`` when named."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("DNSSYNC_")}
     t = time.perf_counter()
-    r = subprocess.run(argv, capture_output=True, text=True, env=env, check=False, cwd=ROOT)
-    elapsed = time.perf_counter() - t
-    if r.returncode not in (0, 2):
-        raise RuntimeError(f"{argv[:4]} failed ({r.returncode}): {r.stderr[-2000:]}")
+    with tempfile.TemporaryFile() as out:
+        child = subprocess.Popen(argv, stdout=out, stderr=out, env=env, cwd=ROOT)
+        _, status, usage = os.wait4(child.pid, 0)
+        elapsed = time.perf_counter() - t
+        code = child.returncode = os.waitstatus_to_exitcode(status)
+        if code not in (0, 2):
+            out.seek(0)
+            tail = out.read()[-2000:].decode(errors="replace")
+            raise RuntimeError(f"{argv[:4]} failed ({code}): {tail}")
+    if peak:
+        PEAKS.setdefault(peak, []).append(usage.ru_maxrss / 1024)  # KiB on Linux
     return elapsed
 
 
@@ -164,7 +176,7 @@ def octodns_sync(py: str, tmp: Path, s: DNSServer, zone: str, n: int) -> float:
     path = tmp / f"octo-{zone}.yaml"
     path.write_text(yaml.safe_dump(cfg))
     sync = str(Path(py).parent / "octodns-sync")
-    return run([sync, f"--config-file={path}", "--doit", "--force"])
+    return run([sync, f"--config-file={path}", "--doit", "--force"], "octodns")
 
 
 def main() -> None:
@@ -183,12 +195,12 @@ def main() -> None:
             zr, zo = f"raw{r}.sync", f"ours{r}.sync"
             s.add_zone(zr)
             s.add_zone(zo)
-            raw.append(run([py, "-c", RAW_APPLY, s.host, str(s.port), zr, *creds, str(n)]))
+            raw.append(run([py, "-c", RAW_APPLY, s.host, str(s.port), zr, *creds, str(n)], "raw"))
             mdir = tmp / f"m{r}"
             manifests(mdir, n)
             cfg = config(tmp, s, zo, mdir)
-            ours.append(run([py, "-m", "dnssync", "sync", "--once", "-c", str(cfg)]))
-            noop.append(run([py, "-m", "dnssync", "sync", "--once", "-c", str(cfg)]))
+            ours.append(run([py, "-m", "dnssync", "sync", "--once", "-c", str(cfg)], "ours"))
+            noop.append(run([py, "-m", "dnssync", "sync", "--once", "-c", str(cfg)], "noop"))
             axfr.append(run([py, "-c", RAW_AXFR, s.host, str(s.port), zo, *creds]))
             cdir = tmp / f"c{r}"
             manifests(cdir, n, changed=n // 100)
@@ -233,7 +245,20 @@ def main() -> None:
                     "goal": "≥ 4 (speed-up of dnssync)",
                 }
             )
+    rows += [
+        {"figure": f"  peak RSS: {what}", "value": median(PEAKS[key]), "unit": "MiB"}
+        for key, what in _PEAK_FIGURES.items()
+        if key in PEAKS
+    ]
     report("sync", rows)
+
+
+_PEAK_FIGURES = {
+    "raw": "raw dnspython apply script",
+    "ours": "dnssync sync --once from empty",
+    "noop": "dnssync sync --once, nothing to do",
+    "octodns": "octoDNS sync from empty",
+}
 
 
 if __name__ == "__main__":
