@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +47,34 @@ def timed(fn: Callable[[], Any]) -> float:
 
 def median(xs: list[float]) -> float:
     return statistics.median(xs)
+
+
+@dataclass(frozen=True)
+class Ran:
+    """One finished process: wall and CPU (user + system) seconds, peak RSS in MiB."""
+
+    wall: float
+    cpu: float
+    peak_mib: float
+
+
+def run_process(argv: list[str], env: dict[str, str]) -> Ran:
+    """Run ``argv`` from the repository root; exit 0 or 2 (pending changes) expected.
+
+    The CPU time is the steadier figure on a machine shared with other work.
+    """
+    t = time.perf_counter()
+    with tempfile.TemporaryFile() as out:
+        child = subprocess.Popen(argv, stdout=out, stderr=out, env=env, cwd=ROOT)
+        _, status, usage = os.wait4(child.pid, 0)
+        elapsed = time.perf_counter() - t
+        code = child.returncode = os.waitstatus_to_exitcode(status)
+        if code not in (0, 2):
+            out.seek(0)
+            tail = out.read()[-2000:].decode(errors="replace")
+            raise RuntimeError(f"{argv[:5]} failed ({code}): {tail}")
+    # ru_maxrss is in KiB on Linux.
+    return Ran(elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024)
 
 
 def report(name: str, rows: list[dict[str, Any]]) -> None:

@@ -28,14 +28,12 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
-import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bench.common import ROOT, median, report, server
+from bench.common import median, report, run_process, server
 from bench.sync import config, manifests
 from tests.dnsservers import DNSServer
 
@@ -86,19 +84,9 @@ Times = dict[str, list[float]]
 
 
 def timed_run(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
-    """Wall and CPU (user + system) seconds of one process: on a machine shared
-    with other work, the CPU time is the steadier of the two."""
-    t = time.perf_counter()
-    with tempfile.TemporaryFile() as out:
-        child = subprocess.Popen(argv, stdout=out, stderr=out, env=env, cwd=ROOT)
-        _, status, usage = os.wait4(child.pid, 0)
-        elapsed = time.perf_counter() - t
-        code = child.returncode = os.waitstatus_to_exitcode(status)
-        if code not in (0, 2):
-            out.seek(0)
-            tail = out.read()[-2000:].decode(errors="replace")
-            raise RuntimeError(f"{argv[:5]} failed ({code}): {tail}")
-    return elapsed, usage.ru_utime + usage.ru_stime
+    """Wall and CPU seconds of one process."""
+    ran = run_process(argv, env)
+    return ran.wall, ran.cpu
 
 
 def acme_config(tmp: Path, s: DNSServer, zone: str) -> Path:

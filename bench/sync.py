@@ -18,12 +18,11 @@ import subprocess
 import sys
 import tempfile
 import textwrap
-import time
 from pathlib import Path
 
 import yaml
 
-from bench.common import ROOT, median, report, server
+from bench.common import median, report, run_process, server
 from tests.dnsservers import DNSServer
 
 RAW_APPLY = """
@@ -117,19 +116,10 @@ PEAKS: dict[str, list[float]] = {}
 def run(argv: list[str], peak: str = "") -> float:
     """Wall seconds of one process; its peak RSS goes to ``PEAKS[peak]`` when named."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("DNSSYNC_")}
-    t = time.perf_counter()
-    with tempfile.TemporaryFile() as out:
-        child = subprocess.Popen(argv, stdout=out, stderr=out, env=env, cwd=ROOT)
-        _, status, usage = os.wait4(child.pid, 0)
-        elapsed = time.perf_counter() - t
-        code = child.returncode = os.waitstatus_to_exitcode(status)
-        if code not in (0, 2):
-            out.seek(0)
-            tail = out.read()[-2000:].decode(errors="replace")
-            raise RuntimeError(f"{argv[:4]} failed ({code}): {tail}")
+    ran = run_process(argv, env)
     if peak:
-        PEAKS.setdefault(peak, []).append(usage.ru_maxrss / 1024)  # KiB on Linux
-    return elapsed
+        PEAKS.setdefault(peak, []).append(ran.peak_mib)
+    return ran.wall
 
 
 def octodns_python() -> str | None:
