@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from dnssync import statefile
 from dnssync.sources.annotations import DEFAULT_PREFIX
 from dnssync.sources.convert import SourceOptions
 from dnssync.sources.manifestcache import ManifestCache
@@ -134,6 +136,39 @@ def test_damaged_cache_is_one_log_line_and_a_parse(
     cache = ManifestCache(tmp_path, root, OPTIONS)
     want = normal(load_manifests(root, OPTIONS, cache=cache))
     cache.path.write_bytes(cache.path.read_bytes()[:-5])
+    with caplog.at_level(logging.WARNING):
+        got = load_manifests(root, OPTIONS, cache=ManifestCache(tmp_path, root, OPTIONS))
+    assert normal(got) == want
+    assert len([r for r in caplog.records if "damaged" in r.getMessage()]) == 1
+
+
+def test_each_piece_is_kept_as_its_own_json_text(tmp_path: Path) -> None:
+    """Pieces are stored as JSON texts, so a load decodes one piece at a time, not the cache."""
+    root = tmp_path / "m"
+    write_tree(root, [[0, 2, 9], [10]])
+    cache = ManifestCache(tmp_path, root, OPTIONS)
+    want = normal(load_manifests(root, OPTIONS, cache=cache))
+    stored = statefile.read(cache.path, "manifest cache")
+    assert isinstance(stored, dict)
+    assert stored["format"] == ManifestCache.FORMAT
+    assert stored["pieces"] and all(isinstance(v, str) for v in stored["pieces"].values())
+    assert all(isinstance(json.loads(v), list) for v in stored["pieces"].values())
+    warm = ManifestCache(tmp_path, root, OPTIONS)
+    assert normal(load_manifests(root, OPTIONS, cache=warm)) == want
+
+
+def test_a_piece_that_does_not_decode_is_one_log_line_and_a_parse(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A stored piece that is no JSON text (in a sound file) costs a parse, not a crash."""
+    root = tmp_path / "m"
+    write_tree(root, [[0, 2]])
+    cache = ManifestCache(tmp_path, root, OPTIONS)
+    want = normal(load_manifests(root, OPTIONS, cache=cache))
+    stored = statefile.read(cache.path, "manifest cache")
+    assert isinstance(stored, dict)
+    stored["pieces"] = dict.fromkeys(stored["pieces"], "[[")
+    statefile.write(cache.path, stored, "manifest cache")
     with caplog.at_level(logging.WARNING):
         got = load_manifests(root, OPTIONS, cache=ManifestCache(tmp_path, root, OPTIONS))
     assert normal(got) == want
