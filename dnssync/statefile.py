@@ -47,7 +47,7 @@ def read(path: Path, what: str) -> Any | None:
         return None
     try:
         return json.loads(body)
-    except ValueError:  # a checksum over bad JSON: not written by us
+    except (ValueError, RecursionError):  # a checksum over bad JSON: not written by us
         log.warning("state: %s %s is damaged; starting afresh", what, path)
         return None
 

@@ -179,7 +179,7 @@ class ManifestCache:
             return None
         try:
             piece = _decode(json.loads(data))
-        except (TypeError, ValueError, KeyError):
+        except (TypeError, ValueError, KeyError, RecursionError):
             log.warning("state: manifest cache %s is damaged; parsing afresh", self.path)
             self._old = ({}, {})
             return None

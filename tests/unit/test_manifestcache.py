@@ -157,8 +157,9 @@ def test_each_piece_is_kept_as_its_own_json_text(tmp_path: Path) -> None:
     assert normal(load_manifests(root, OPTIONS, cache=warm)) == want
 
 
+@pytest.mark.parametrize("text", ["[[", "[" * 100_000], ids=["cut", "nested too deeply"])
 def test_a_piece_that_does_not_decode_is_one_log_line_and_a_parse(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    text: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A stored piece that is no JSON text (in a sound file) costs a parse, not a crash."""
     root = tmp_path / "m"
@@ -167,7 +168,7 @@ def test_a_piece_that_does_not_decode_is_one_log_line_and_a_parse(
     want = normal(load_manifests(root, OPTIONS, cache=cache))
     stored = statefile.read(cache.path, "manifest cache")
     assert isinstance(stored, dict)
-    stored["pieces"] = dict.fromkeys(stored["pieces"], "[[")
+    stored["pieces"] = dict.fromkeys(stored["pieces"], text)
     statefile.write(cache.path, stored, "manifest cache")
     with caplog.at_level(logging.WARNING):
         got = load_manifests(root, OPTIONS, cache=ManifestCache(tmp_path, root, OPTIONS))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from pathlib import Path
 
@@ -66,6 +67,20 @@ def test_damage_is_one_log_line(tmp_path: Path, caplog: pytest.LogCaptureFixture
     """A damaged file is one warning naming the file."""
     path = tmp_path / "f.json"
     path.write_bytes(b"dnssync-state 1 0000\n{}")
+    with caplog.at_level(logging.WARNING):
+        assert statefile.read(path, "zone snapshot") is None
+    assert [r.getMessage() for r in caplog.records] == [
+        f"state: zone snapshot {path} is damaged; starting afresh"
+    ]
+
+
+def test_a_sound_file_of_json_nested_too_deeply_is_one_log_line(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Checksummed JSON that nests past the parser's depth reads as None, never a traceback."""
+    path = tmp_path / "f.json"
+    body = b"[" * 100_000
+    path.write_bytes(statefile._MAGIC + hashlib.sha256(body).hexdigest().encode() + b"\n" + body)
     with caplog.at_level(logging.WARNING):
         assert statefile.read(path, "zone snapshot") is None
     assert [r.getMessage() for r in caplog.records] == [
