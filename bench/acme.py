@@ -203,7 +203,11 @@ async def call(
     session: aiohttp.ClientSession, url: str, action: str, record: str, value: str
 ) -> None:
     async with session.post(url, json=body(action, record, value), headers=HEADERS) as resp:
-        doc = await resp.json()
+        succeeded(await resp.json())
+
+
+def succeeded(doc: dict[str, Any]) -> None:
+    """Raise the webhook's own message when its ChallengePayload answer says it failed."""
     if not doc["response"]["success"]:
         raise RuntimeError(doc["response"]["status"]["message"])
 
@@ -240,9 +244,7 @@ class BlockingClient:
     def call(self, action: str, record: str, value: str) -> None:
         data = json.dumps(body(action, record, value))
         self.conn.request("POST", self.path, body=data, headers=self.headers)
-        doc = json.loads(self.conn.getresponse().read())
-        if not doc["response"]["success"]:
-            raise RuntimeError(doc["response"]["status"]["message"])
+        succeeded(json.loads(self.conn.getresponse().read()))
 
     def round(self, s: DNSServer, record: str, value: str) -> float:
         t = time.perf_counter()
