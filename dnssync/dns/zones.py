@@ -28,9 +28,9 @@ UPDATE); a damaged file is a fresh transfer.
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -60,75 +60,86 @@ class Read:
 
 
 class _State:
-    """The mutable working copy a snapshot is cut from."""
+    """The zone as last verified: the snapshot's record sets, and how many
+    records of other types each name has.
 
-    __slots__ = ("others", "sets", "ttls")
+    The record sets are the very dictionary the snapshot hands out, never
+    changed once handed out: a change builds the next one (copying the
+    dictionary, rebuilding the sets it touched), so holding a zone costs its
+    snapshot and nothing beside it.
+    """
 
-    def __init__(self) -> None:
-        self.sets: dict[RecordKey, set[str]] = {}
-        self.ttls: dict[RecordKey, int] = {}
-        self.others: Counter[str] = Counter()
+    __slots__ = ("others", "rrsets")
 
-    def add(self, rec: wire.Record) -> None:
-        type_ = _KEEP.get(rec.rdtype)
-        if type_ is None or rec.value is None:
-            self.others[rec.name] += 1
-            return
-        key = RecordKey(rec.name, type_)
-        values = self.sets.get(key)
-        if values is None:
-            self.sets[key] = {rec.value}
-        else:
-            values.add(rec.value)
-        self.ttls[key] = rec.ttl
+    def __init__(
+        self, rrsets: dict[RecordKey, RRset] | None = None, others: Counter[str] | None = None
+    ) -> None:
+        self.rrsets: dict[RecordKey, RRset] = {} if rrsets is None else rrsets
+        self.others: Counter[str] = Counter() if others is None else others
 
-    def remove(self, rec: wire.Record) -> None:
-        type_ = _KEEP.get(rec.rdtype)
-        if type_ is None or rec.value is None:
-            left = self.others[rec.name] - 1
-            if left > 0:
-                self.others[rec.name] = left
+    @classmethod
+    def of(cls, records: Iterable[wire.Record]) -> _State:
+        """The state a full transfer's records describe."""
+        values: dict[RecordKey, set[str]] = {}
+        ttls: dict[RecordKey, int] = {}
+        others: Counter[str] = Counter()
+        for rec in records:
+            type_ = _KEEP.get(rec.rdtype)
+            if type_ is None or rec.value is None:
+                others[rec.name] += 1
+                continue
+            key = RecordKey(rec.name, type_)
+            found = values.get(key)
+            if found is None:
+                values[key] = {rec.value}
             else:
-                self.others.pop(rec.name, None)
-            return
-        key = RecordKey(rec.name, type_)
-        values = self.sets.get(key)
-        if values is not None:
-            values.discard(rec.value)
-            if not values:
-                del self.sets[key]
-                self.ttls.pop(key, None)
+                found.add(rec.value)
+            ttls[key] = rec.ttl
+        rrsets = {k: RRset(k.name, k.type, ttls[k], tuple(sorted(v))) for k, v in values.items()}
+        return cls(rrsets, others)
 
-    def snapshot(self, zone: str, serial: int) -> ZoneSnapshot:
-        ttls = self.ttls
-        rrsets = {
-            key: RRset(key.name, key.type, ttls[key], tuple(sorted(values)))
-            for key, values in self.sets.items()
-        }
-        others = set(self.others)
-        others.add(zone)
-        return ZoneSnapshot(zone, serial, rrsets, frozenset(others))
-
-    def patch(
-        self, snapshot: ZoneSnapshot, serial: int, keys: set[RecordKey], *, others: bool
-    ) -> ZoneSnapshot:
-        """``snapshot`` moved to this state at ``keys`` (and its other names, if ``others``)."""
-        rrsets = dict(snapshot.rrsets)
-        for key in keys:
-            values = self.sets.get(key)
+    def moved(self, deltas: Iterable[tuple[list[wire.Record], list[wire.Record]]]) -> _Moved:
+        """This state after an IXFR's deltas, applied in order; this one is left as it was."""
+        work: dict[RecordKey, set[str]] = {}  # the touched sets, as they are becoming
+        ttls: dict[RecordKey, int] = {}
+        others = Counter(self.others)
+        names: set[str] = set()
+        others_moved = False
+        for deleted, added in deltas:
+            for recs, adding in ((deleted, False), (added, True)):
+                for rec in recs:
+                    names.add(rec.name)
+                    type_ = _KEEP.get(rec.rdtype)
+                    if type_ is None or rec.value is None:
+                        others_moved = True
+                        _count(others, rec.name, adding)
+                        continue
+                    key = RecordKey(rec.name, type_)
+                    values = work.get(key)
+                    if values is None:
+                        old = self.rrsets.get(key)
+                        values = work[key] = set(old.values) if old else set()
+                        if old:
+                            ttls[key] = old.ttl
+                    if adding:
+                        values.add(rec.value)
+                        ttls[key] = rec.ttl
+                    else:
+                        values.discard(rec.value)
+        rrsets = dict(self.rrsets)
+        for key, values in work.items():
             if values:
-                rrsets[key] = RRset(key.name, key.type, self.ttls[key], tuple(sorted(values)))
+                rrsets[key] = RRset(key.name, key.type, ttls[key], tuple(sorted(values)))
             else:
                 rrsets.pop(key, None)
-        names = snapshot.other_names
-        if others:
-            names = frozenset({*self.others, snapshot.zone})
-        return ZoneSnapshot(snapshot.zone, serial, rrsets, names)
+        return _Moved(_State(rrsets, others), frozenset(names), others_moved)
+
+    def snapshot(self, zone: str, serial: int) -> ZoneSnapshot:
+        return ZoneSnapshot(zone, serial, self.rrsets, frozenset({*self.others, zone}))
 
     def to_json(self) -> dict[str, Any]:
-        ttls = self.ttls
         return {
-            "sets": [[k.name, k.type, ttls[k], sorted(v)] for k, v in self.sets.items()],
+            "sets": [[r.name, r.type, r.ttl, r.values] for r in self.rrsets.values()],
             "others": sorted(self.others.items()),
         }
 
@@ -142,9 +153,9 @@ class _State:
                 ok = type(name) is str and type_ in kept and type(ttl) is int
                 if not ok or not values or not all(type(v) is str for v in values):
                     raise ValueError("bad record set")
-                key = RecordKey(name, type_)
-                state.sets[key] = set(values)
-                state.ttls[key] = ttl
+                state.rrsets[RecordKey(name, type_)] = RRset(
+                    name, type_, ttl, tuple(sorted(set(values)))
+                )
             for name, count in data["others"]:
                 if type(name) is not str or type(count) is not int or count < 1:
                     raise ValueError("bad name")
@@ -152,6 +163,26 @@ class _State:
         except (KeyError, TypeError) as e:
             raise ValueError(f"bad state: {e}") from None
         return state
+
+
+def _count(others: Counter[str], name: str, adding: bool) -> None:
+    """One record of another type at ``name`` added or deleted (never below none)."""
+    if adding:
+        others[name] += 1
+    elif others[name] > 1:
+        others[name] -= 1
+    else:
+        others.pop(name, None)
+
+
+@dataclass(frozen=True, slots=True)
+class _Moved:
+    """A state after an IXFR: the new state, the names it touched, whether
+    records of other types moved (then the snapshot's other names are recounted)."""
+
+    state: _State
+    names: frozenset[str]
+    others: bool
 
 
 class SnapshotStore:
@@ -308,25 +339,15 @@ class ZoneReader:
             return self._install_full(result.full, result.serial, "axfr", result.nbytes)
         cached = self._require_cached()
         self._not_behind(result.serial, cached)
-        # In place: the deltas are whole before this point, and applying one
-        # cannot fail -- so a change costs its records, not the zone's.
-        state = self._state
-        names: set[str] = set()
-        keys: set[RecordKey] = set()
-        others = False
-        for deleted, added in result.deltas:
-            for rec, apply in itertools.chain(
-                ((r, state.remove) for r in deleted), ((r, state.add) for r in added)
-            ):
-                apply(rec)
-                names.add(rec.name)
-                type_ = _KEEP.get(rec.rdtype)
-                if type_ is None or rec.value is None:
-                    others = True
-                else:
-                    keys.add(RecordKey(rec.name, type_))
-        snapshot = state.patch(cached, result.serial, keys, others=others)
-        return self._installed(state, snapshot, "ixfr", result.nbytes, frozenset(names))
+        # The deltas are whole before this point: a change costs its records,
+        # not the zone's (beside one copy of the dictionary of record sets).
+        moved = self._state.moved(result.deltas)
+        state = moved.state
+        names = cached.other_names
+        if moved.others:
+            names = frozenset({*state.others, self.zone})
+        snapshot = ZoneSnapshot(self.zone, result.serial, state.rrsets, names)
+        return self._installed(state, snapshot, "ixfr", result.nbytes, moved.names)
 
     async def _axfr(self, start: Host | None) -> Read:
         result = await self.client.transfer(self.zone, start=start)
@@ -335,11 +356,7 @@ class ZoneReader:
     def _install_full(
         self, records: list[wire.Record], serial: int, kind: str, nbytes: int
     ) -> Read:
-        state = _State()
-        add = state.add
-        for rec in records:
-            add(rec)
-        return self._install(state, serial, kind, nbytes)
+        return self._install(_State.of(records), serial, kind, nbytes)
 
     def _restore(self) -> None:
         """Start from the stored state, if any (once, before the first transfer)."""

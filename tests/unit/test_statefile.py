@@ -18,15 +18,15 @@ IDENTITY = ["127.0.0.1:53", "key", "example.test"]
 
 
 def sample_state() -> _State:
-    state = _State()
-    for name, rdtype, value in [
-        ("www.example.test", wire.A, "192.0.2.1"),
-        ("www.example.test", wire.A, "192.0.2.2"),
-        ("a-www.example.test", wire.TXT, "heritage=external-dns,external-dns/owner=x"),
-        ("mx.example.test", 15, None),  # another type: only its name is kept
-    ]:
-        state.add(wire.Record(name, rdtype, 300, value))
-    return state
+    return _State.of(
+        wire.Record(name, rdtype, 300, value)
+        for name, rdtype, value in [
+            ("www.example.test", wire.A, "192.0.2.1"),
+            ("www.example.test", wire.A, "192.0.2.2"),
+            ("a-www.example.test", wire.TXT, "heritage=external-dns,external-dns/owner=x"),
+            ("mx.example.test", 15, None),  # another type: only its name is kept
+        ]
+    )
 
 
 def test_round_trip(tmp_path: Path) -> None:
