@@ -417,8 +417,10 @@ async def _from_manifests(
     idle = await marks.replay(target, mark)
     if idle is not None:
         return idle, 0
+    # Not held past the load: its texts are garbage once saved.
     cache = ManifestCache(state, manifests, target.source_options)
     loaded = load_manifests(manifests, target.source_options, cache=cache)
+    del cache
     result, errors = await _one_target(target, loaded.endpoints, loaded.errors, args, err)
     marks.remember(target, mark, result, complete=not errors)
     return result, errors
