@@ -59,14 +59,15 @@ def write(path: Path, value: Any, what: str) -> None:
     which is all a cache needs.
     """
     body = json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
-    data = _MAGIC + hashlib.sha256(body).hexdigest().encode() + b"\n" + body
+    head = _MAGIC + hashlib.sha256(body).hexdigest().encode() + b"\n"
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         # 0600: a snapshot shows every record of a zone, transfers of which are signed.
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with open(fd, "wb") as f:
-            f.write(data)
+            f.write(head)
+            f.write(body)
         os.replace(tmp, path)
     except OSError as e:
         log.warning("state: cannot write %s %s (%s)", what, path, e.strerror)

@@ -100,11 +100,15 @@ class _State:
 
     def moved(self, deltas: Iterable[tuple[list[wire.Record], list[wire.Record]]]) -> _Moved:
         """This state after an IXFR's deltas, applied in order; this one is left as it was."""
-        work: dict[RecordKey, set[str]] = {}  # the touched sets, as they are becoming
+        # The touched sets as they are becoming: a tuple while small (most
+        # sets hold one value; a set object is four times its size), a set
+        # once large (so a thousand values added at one name stay linear).
+        work: dict[RecordKey, tuple[str, ...] | set[str]] = {}
         ttls: dict[RecordKey, int] = {}
         others = Counter(self.others)
         names: set[str] = set()
         others_moved = False
+        rrsets = self.rrsets
         for deleted, added in deltas:
             for recs, adding in ((deleted, False), (added, True)):
                 for rec in recs:
@@ -117,22 +121,20 @@ class _State:
                     key = RecordKey(rec.name, type_)
                     values = work.get(key)
                     if values is None:
-                        old = self.rrsets.get(key)
-                        values = work[key] = set(old.values) if old else set()
+                        old = rrsets.get(key)
+                        values = old.values if old else ()
                         if old:
                             ttls[key] = old.ttl
                     if adding:
-                        values.add(rec.value)
                         ttls[key] = rec.ttl
-                    else:
-                        values.discard(rec.value)
-        rrsets = dict(self.rrsets)
+                    work[key] = _changed(values, rec.value, adding)
+        after = dict(rrsets)
         for key, values in work.items():
             if values:
-                rrsets[key] = RRset(key.name, key.type, ttls[key], tuple(sorted(values)))
+                after[key] = RRset(key.name, key.type, ttls[key], tuple(sorted(values)))
             else:
-                rrsets.pop(key, None)
-        return _Moved(_State(rrsets, others), frozenset(names), others_moved)
+                after.pop(key, None)
+        return _Moved(_State(after, others), frozenset(names), others_moved)
 
     def snapshot(self, zone: str, serial: int) -> ZoneSnapshot:
         return ZoneSnapshot(zone, serial, self.rrsets, frozenset({*self.others, zone}))
@@ -163,6 +165,26 @@ class _State:
         except (KeyError, TypeError) as e:
             raise ValueError(f"bad state: {e}") from None
         return state
+
+
+_SMALL = 16  # values a touched set keeps as a tuple
+
+
+def _changed(
+    values: tuple[str, ...] | set[str], value: str, adding: bool
+) -> tuple[str, ...] | set[str]:
+    """``values`` with ``value`` added or deleted (a set changed in place)."""
+    if isinstance(values, set):
+        if adding:
+            values.add(value)
+        else:
+            values.discard(value)
+        return values
+    if adding:
+        if value in values:
+            return values
+        return (*values, value) if len(values) < _SMALL else {*values, value}
+    return tuple(v for v in values if v != value) if value in values else values
 
 
 def _count(others: Counter[str], name: str, adding: bool) -> None:
@@ -342,12 +364,14 @@ class ZoneReader:
         # The deltas are whole before this point: a change costs its records,
         # not the zone's (beside one copy of the dictionary of record sets).
         moved = self._state.moved(result.deltas)
+        nbytes, serial_now = result.nbytes, result.serial
+        del result  # its records, before the new state is stored
         state = moved.state
         names = cached.other_names
         if moved.others:
             names = frozenset({*state.others, self.zone})
-        snapshot = ZoneSnapshot(self.zone, result.serial, state.rrsets, names)
-        return self._installed(state, snapshot, "ixfr", result.nbytes, moved.names)
+        snapshot = ZoneSnapshot(self.zone, serial_now, state.rrsets, names)
+        return self._installed(state, snapshot, "ixfr", nbytes, moved.names)
 
     async def _axfr(self, start: Host | None) -> Read:
         result = await self.client.transfer(self.zone, start=start)
