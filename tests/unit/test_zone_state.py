@@ -100,3 +100,19 @@ def test_a_stored_state_reads_back_equal(start: list[wire.Record]) -> None:
     state = _State.of(start)
     back = _State.from_json(state.to_json())
     assert back.rrsets == state.rrsets and back.others == state.others
+
+
+def test_many_values_at_one_name_move_like_a_few() -> None:
+    """Past the small-tuple size the touched set is a set; the result is the same."""
+    values = [f"192.0.2.{i}" for i in range(40)]
+    adds = [wire.Record("a.z", wire.A, 300, v) for v in values]
+    state = _State.of(adds[:5])
+    moved = state.moved([([], adds), (adds[10:30], [adds[12]])])
+    model = Model(adds[:5])
+    for rec in adds:
+        model.apply(rec, adding=True)
+    for rec in adds[10:30]:
+        model.apply(rec, adding=False)
+    model.apply(adds[12], adding=True)
+    assert view(moved.state) == model.rrsets()
+    assert len(moved.state.rrsets[RecordKey("a.z", "A")].values) == 21
