@@ -652,6 +652,9 @@ def _close_all() -> None:
 # --------------------------------------------------------------------------- BIND 9
 
 
+_COUNTED_SECTIONS = ("Incoming Requests", "Incoming Queries", "Name Server Statistics")
+
+
 class BindServer(DNSServer):
     """BIND 9.18: `named -g`, zones in an included file, added with `rndc reconfig`."""
 
@@ -806,7 +809,8 @@ class BindServer(DNSServer):
 
     def request_counts(self) -> dict[str, int]:
         """What BIND has answered since it started, from `rndc stats`: requests by
-        opcode (``QUERY``, ``UPDATE``) and queries by type (``SOA``, ``AXFR``, ``IXFR``).
+        opcode (``QUERY``, ``UPDATE``), queries by type (``SOA``, ``AXFR``, ``IXFR``)
+        and requests by transport (``TCP requests received``, ``UDP queries received``).
 
         Counters are server-wide: take the difference around what is measured.
         """
@@ -818,7 +822,7 @@ class BindServer(DNSServer):
         for line in stats.read_text().splitlines():
             if line.startswith("++ "):
                 section = line.strip("+ ")
-            elif section in ("Incoming Requests", "Incoming Queries") and line.strip():
+            elif section in _COUNTED_SECTIONS and line.strip():
                 number, _, name = line.strip().partition(" ")
                 counts[name] = counts.get(name, 0) + int(number)
         return counts

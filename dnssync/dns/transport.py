@@ -238,6 +238,10 @@ class Pool:
                 conn.close()  # one of a closed loop went with it
         return None
 
+    def ready(self) -> bool:
+        """Whether a kept connection may be at hand (:meth:`take` still checks its age)."""
+        return bool(self._idle)
+
     def give(self, conn: Connection) -> None:
         if len(self._idle) < KEEP_IDLE and not conn.buf:
             self._idle.append((time.monotonic(), conn))

@@ -1,0 +1,55 @@
+"""A query right after an UPDATE rides the connection the UPDATE left open, and falls
+back to UDP when that connection is gone: ACME's read-back costs no new socket."""
+
+from __future__ import annotations
+
+import dns.update
+
+from dnssync.dns.client import Client
+from tests.dnsservers import BindServer
+from tests.integration.test_engine import tsig
+
+
+def _tcp_udp(server: BindServer) -> tuple[int, int]:
+    counts = server.request_counts()
+    return counts.get("TCP queries received", 0), counts.get("UDP queries received", 0)
+
+
+def _add(zone: str, name: str, value: str) -> dns.update.UpdateMessage:
+    msg = dns.update.UpdateMessage(zone + ".")
+    msg.add(name + ".", 60, "TXT", f'"{value}"')
+    return msg
+
+
+async def test_a_read_after_a_write_goes_over_the_kept_connection(
+    bind_server: BindServer,
+) -> None:
+    """The read-back is a TCP query on the UPDATE's connection, not a UDP one."""
+    zone = "reuse-kept.test"
+    bind_server.add_zone(zone)
+    client = Client(bind_server.host, bind_server.port, key=tsig(bind_server.key))
+    name = f"_acme-challenge.a.{zone}"
+    await client.update(_add(zone, name, "one"), zone)
+    tcp, udp = _tcp_udp(bind_server)
+    assert await client.txt_values(name, zone=zone, signed=False) == {"one"}
+    assert _tcp_udp(bind_server) == (tcp + 1, udp)
+    assert client.pool.ready()  # given back for the next write
+
+
+async def test_a_read_without_a_kept_connection_is_udp(bind_server: BindServer) -> None:
+    """With no connection kept, or one the server has closed, the query is UDP, and right."""
+    zone = "reuse-udp.test"
+    bind_server.add_zone(zone)
+    client = Client(bind_server.host, bind_server.port, key=tsig(bind_server.key))
+    name = f"_acme-challenge.b.{zone}"
+    tcp, udp = _tcp_udp(bind_server)
+    assert await client.txt_values(name, zone=zone) == frozenset()
+    assert _tcp_udp(bind_server) == (tcp, udp + 1)
+    await client.update(_add(zone, name, "two"), zone)
+    kept = client.pool.take()
+    assert kept is not None
+    kept.sock.close()  # as if the server had dropped it
+    client.pool.give(kept)
+    tcp, udp = _tcp_udp(bind_server)
+    assert await client.txt_values(name, zone=zone) == {"two"}
+    assert _tcp_udp(bind_server) == (tcp, udp + 1)
