@@ -376,6 +376,7 @@ async def _one_shot(args: argparse.Namespace) -> int:
         if listed is not None:
             wanted = listed[target.name]
             result, errors = await _one_target(target, wanted.endpoints, wanted.errors, args, err)
+            await _persist(target)
         else:
             assert cfg.manifests is not None
             result, errors = await _from_manifests(target, cfg.manifests, args, state, err)
@@ -411,7 +412,7 @@ async def _from_manifests(
 
     if state is None:
         loaded = load_manifests(manifests, target.source_options)
-        return await _one_target(target, loaded.endpoints, loaded.errors, args, err)
+        return await _one_target(target, loaded.endpoints, loaded.errors, args, err)  # no store
     marks = IdleMarks(state)
     mark = fingerprint(target.cfg, manifests)
     idle = await marks.replay(target, mark)
@@ -422,6 +423,8 @@ async def _from_manifests(
     loaded = load_manifests(manifests, target.source_options, cache=cache)
     del cache
     result, errors = await _one_target(target, loaded.endpoints, loaded.errors, args, err)
+    del loaded  # the endpoints go before the zones are read back and stored
+    await _persist(target)
     marks.remember(target, mark, result, complete=not errors)
     return result, errors
 
@@ -447,9 +450,13 @@ async def _one_target(
         complete=not any(p.partial for p in problems),
         console=err,
     )
+    return result, len(problems)
+
+
+async def _persist(target: Target) -> None:
+    """Keep what the target's zones hold now for the next run (state directory only)."""
     for reader in target.readers.values():
         await reader.persist()
-    return result, len(problems)
 
 
 def _state_dir(cfg: Config, args: argparse.Namespace) -> Path | None:

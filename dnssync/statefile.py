@@ -18,12 +18,15 @@ import hashlib
 import json
 import logging
 import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 log = logging.getLogger(__name__)
 
 _MAGIC = b"dnssync-state 1 "
+_HEAD_SIZE = len(_MAGIC) + 64 + 1  # magic, SHA-256 in hex, newline
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 
 
 def file_key(*parts: str) -> str:
@@ -58,21 +61,35 @@ def write(path: Path, value: Any, what: str) -> None:
     No fsync: a file cut short by a crash fails its checksum and is ignored,
     which is all a cache needs.
     """
-    body = json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
-    head = _MAGIC + hashlib.sha256(body).hexdigest().encode() + b"\n"
+    write_chunks(path, [dumps(value).encode()], what)
+
+
+def write_chunks(path: Path, chunks: Iterable[bytes], what: str) -> None:
+    """Like :func:`write`, for a body given in pieces (a JSON text cut anywhere):
+    written and checksummed as they come, so a large one is never held whole."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         # 0600: a snapshot shows every record of a zone, transfers of which are signed.
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with open(fd, "wb") as f:
-            f.write(head)
-            f.write(body)
+            f.write(bytes(_HEAD_SIZE))  # the checksum's place, filled in last
+            digest = hashlib.sha256()
+            for chunk in chunks:
+                digest.update(chunk)
+                f.write(chunk)
+            f.seek(0)
+            f.write(_MAGIC + digest.hexdigest().encode() + b"\n")
         os.replace(tmp, path)
     except OSError as e:
         log.warning("state: cannot write %s %s (%s)", what, path, e.strerror)
         with contextlib.suppress(OSError):
             tmp.unlink(missing_ok=True)
+
+
+def dumps(value: Any) -> str:
+    """``value`` as the compact JSON state files hold."""
+    return _ENCODER.encode(value)
 
 
 def remove(path: Path, what: str) -> None:

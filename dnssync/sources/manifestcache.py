@@ -17,9 +17,10 @@ damaged one is one log line and a full parse.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -214,17 +215,24 @@ class ManifestCache:
         self._files[_digest(text)] = keys
         self._added = True
 
+    def _json(self) -> Iterator[bytes]:
+        """The cache as one JSON object, ``pieces`` last, a thousand pieces at a time:
+        dumped whole, its piece texts quoted inside it were ~10 MiB at 10k Services."""
+        dumps = statefile.dumps
+        head = dumps({"format": self.FORMAT, "identity": self.identity, "files": self._files})
+        yield (head[:-1] + ',"pieces":{').encode()
+        items = iter(self._pieces.items())
+        sep = ""
+        while batch := list(itertools.islice(items, 1000)):
+            yield (sep + ",".join(f"{dumps(k)}:{dumps(v)}" for k, v in batch)).encode()
+            sep = ","
+        yield b"}}"
+
     def save(self) -> None:
         """Write what this load used (so the file never grows past the directory)."""
         old_files, old_pieces = self._stored()
         pruned = len(self._files) != len(old_files) or len(self._pieces) != len(old_pieces)
         if self._added or pruned:
-            value = {
-                "format": self.FORMAT,
-                "identity": self.identity,
-                "files": self._files,
-                "pieces": self._pieces,
-            }
-            statefile.write(self.path, value, "manifest cache")
+            statefile.write_chunks(self.path, self._json(), "manifest cache")
             self._old = (dict(self._files), dict(self._pieces))
             self._added = False

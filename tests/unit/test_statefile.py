@@ -148,3 +148,17 @@ def test_discard(tmp_path: Path) -> None:
     store.discard(IDENTITY)
     store.discard(IDENTITY)
     assert store.load(IDENTITY) is None
+
+
+@pytest.mark.parametrize(
+    "cuts", [[b'{"a":[1,"\xc3\xa9"]}'], [b'{"a"', b":[1,", b"", b'"\xc3\xa9"]}']]
+)
+def test_a_body_written_in_pieces_reads_back_whole(tmp_path: Path, cuts: list[bytes]) -> None:
+    """write_chunks checksums what it streams: the file reads back as write() would write it."""
+    path = tmp_path / "f.json"
+    statefile.write_chunks(path, cuts, "thing")
+    assert statefile.read(path, "thing") == {"a": [1, "é"]}
+    streamed = path.read_bytes()
+    statefile.write(path, {"a": [1, "é"]}, "thing")
+    assert path.read_bytes() == streamed
+    assert path.stat().st_mode & 0o777 == 0o600
