@@ -80,7 +80,7 @@ class _State:
     @classmethod
     def of(cls, records: Iterable[wire.Record]) -> _State:
         """The state a full transfer's records describe."""
-        values: dict[RecordKey, set[str]] = {}
+        values: dict[RecordKey, tuple[str, ...] | set[str]] = {}
         ttls: dict[RecordKey, int] = {}
         others: Counter[str] = Counter()
         for rec in records:
@@ -89,13 +89,9 @@ class _State:
                 others[rec.name] += 1
                 continue
             key = RecordKey(rec.name, type_)
-            found = values.get(key)
-            if found is None:
-                values[key] = {rec.value}
-            else:
-                found.add(rec.value)
+            values[key] = _changed(values.get(key, ()), rec.value, True)
             ttls[key] = rec.ttl
-        rrsets = {k: RRset(k.name, k.type, ttls[k], tuple(sorted(v))) for k, v in values.items()}
+        rrsets = {k: RRset(k.name, k.type, ttls[k], _sorted(v)) for k, v in values.items()}
         return cls(rrsets, others)
 
     def moved(self, deltas: Iterable[tuple[list[wire.Record], list[wire.Record]]]) -> _Moved:
@@ -131,7 +127,7 @@ class _State:
         after = dict(rrsets)
         for key, values in work.items():
             if values:
-                after[key] = RRset(key.name, key.type, ttls[key], tuple(sorted(values)))
+                after[key] = RRset(key.name, key.type, ttls[key], _sorted(values))
             else:
                 after.pop(key, None)
         return _Moved(_State(after, others), frozenset(names), others_moved)
@@ -185,6 +181,12 @@ def _changed(
             return values
         return (*values, value) if len(values) < _SMALL else {*values, value}
     return tuple(v for v in values if v != value) if value in values else values
+
+
+def _sorted(values: tuple[str, ...] | set[str]) -> tuple[str, ...]:
+    if type(values) is tuple and len(values) < 2:
+        return values  # most sets: no new tuple
+    return tuple(sorted(values))
 
 
 def _count(others: Counter[str], name: str, adding: bool) -> None:
