@@ -85,6 +85,10 @@ def write_chunks(path: Path, chunks: Iterable[bytes], what: str) -> None:
         log.warning("state: cannot write %s %s (%s)", what, path, e.strerror)
         with contextlib.suppress(OSError):
             tmp.unlink(missing_ok=True)
+    except BaseException:  # the chunks failed (or we were cancelled): leave no litter
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        raise
 
 
 def dumps(value: Any) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -162,3 +163,15 @@ def test_a_body_written_in_pieces_reads_back_whole(tmp_path: Path, cuts: list[by
     statefile.write(path, {"a": [1, "é"]}, "thing")
     assert path.read_bytes() == streamed
     assert path.stat().st_mode & 0o777 == 0o600
+
+
+def test_a_failing_body_leaves_no_file(tmp_path: Path) -> None:
+    """A body that fails half-way raises, and leaves neither the file nor a temporary one."""
+
+    def chunks() -> Iterator[bytes]:
+        yield b'{"a":'
+        raise ValueError("not JSON")
+
+    with pytest.raises(ValueError, match="not JSON"):
+        statefile.write_chunks(tmp_path / "f.json", chunks(), "thing")
+    assert list(tmp_path.iterdir()) == []
