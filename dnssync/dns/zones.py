@@ -176,11 +176,11 @@ def _changed(
         else:
             values.discard(value)
         return values
-    if adding:
-        if value in values:
-            return values
-        return (*values, value) if len(values) < _SMALL else {*values, value}
-    return tuple(v for v in values if v != value) if value in values else values
+    if (value in values) == adding:  # already there, or already gone
+        return values
+    if len(values) >= _SMALL:
+        return _changed(set(values), value, adding)
+    return (*values, value) if adding else tuple(v for v in values if v != value)
 
 
 def _sorted(values: tuple[str, ...] | set[str]) -> tuple[str, ...]:

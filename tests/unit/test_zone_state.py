@@ -116,3 +116,14 @@ def test_many_values_at_one_name_move_like_a_few() -> None:
     model.apply(adds[12], adding=True)
     assert view(moved.state) == model.rrsets()
     assert len(moved.state.rrsets[RecordKey("a.z", "A")].values) == 21
+
+
+def test_deleting_from_a_large_set_already_held() -> None:
+    """Values deleted from a stored set past the small-tuple size are gone, the rest stay."""
+    adds = [wire.Record("a.z", wire.A, 300, f"192.0.2.{i}") for i in range(40)]
+    moved = _State.of(adds).moved([(adds[:30], []), ([adds[35]], [adds[0]])])
+    model = Model(adds)
+    for rec in [*adds[:30], adds[35]]:
+        model.apply(rec, adding=False)
+    model.apply(adds[0], adding=True)
+    assert view(moved.state) == model.rrsets()
