@@ -28,9 +28,10 @@ UPDATE); a damaged file is a fresh transfer.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -135,11 +136,17 @@ class _State:
     def snapshot(self, zone: str, serial: int) -> ZoneSnapshot:
         return ZoneSnapshot(zone, serial, self.rrsets, frozenset({*self.others, zone}))
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "sets": [[r.name, r.type, r.ttl, r.values] for r in self.rrsets.values()],
-            "others": sorted(self.others.items()),
-        }
+    def to_json(self) -> Iterator[str]:
+        """The JSON object :meth:`from_json` reads, a thousand record sets at a time
+        (dumped whole it was ~50 MiB at 100k records)."""
+        dumps = statefile.dumps
+        yield '{"others":' + dumps(sorted(self.others.items())) + ',"sets":['
+        sets = iter(self.rrsets.values())
+        sep = ""
+        while batch := list(itertools.islice(sets, 1000)):
+            yield sep + dumps([[r.name, r.type, r.ttl, r.values] for r in batch])[1:-1]
+            sep = ","
+        yield "]}"
 
     @classmethod
     def from_json(cls, data: Any) -> _State:
@@ -242,13 +249,9 @@ class SnapshotStore:
             return None
 
     def save(self, identity: list[str], serial: int, state: _State) -> None:
-        value = {
-            "format": self.FORMAT,
-            "identity": identity,
-            "serial": serial,
-            "state": state.to_json(),
-        }
-        statefile.write(self._path(identity), value, "zone snapshot")
+        head = statefile.dumps({"format": self.FORMAT, "identity": identity, "serial": serial})
+        body = itertools.chain([head[:-1] + ',"state":'], state.to_json(), ["}"])
+        statefile.write_chunks(self._path(identity), (t.encode() for t in body), "zone snapshot")
 
     def discard(self, identity: list[str]) -> None:
         statefile.remove(self._path(identity), "zone snapshot")

@@ -224,7 +224,7 @@ class ManifestCache:
         items = iter(self._pieces.items())
         sep = ""
         while batch := list(itertools.islice(items, 1000)):
-            yield (sep + ",".join(f"{dumps(k)}:{dumps(v)}" for k, v in batch)).encode()
+            yield (sep + dumps(dict(batch))[1:-1]).encode()
             sep = ","
         yield b"}}"
 

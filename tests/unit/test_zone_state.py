@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 
 from hypothesis import given
@@ -98,7 +99,7 @@ def test_deltas_move_the_state_as_applied_one_by_one(
 def test_a_stored_state_reads_back_equal(start: list[wire.Record]) -> None:
     """to_json and from_json round-trip any state."""
     state = _State.of(start)
-    back = _State.from_json(state.to_json())
+    back = _State.from_json(json.loads("".join(state.to_json())))
     assert back.rrsets == state.rrsets and back.others == state.others
 
 
