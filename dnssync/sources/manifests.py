@@ -351,11 +351,21 @@ def convert_document(document: object, options: SourceOptions) -> list[Converted
         name = meta.get("name") if isinstance(meta, Mapping) else None
         ref = ref_of(label, obj if isinstance(meta, Mapping) else {})
         named = isinstance(name, str)
-        if label in _DEFERRED:
+        result = None
+        if label in LOOKS_UP and label not in NEEDED:
+            # Converted now when it looks nothing up (a Service with a target
+            # annotation): its result cannot depend on the rest of the
+            # directory, and holding every Service until the end cost ~90 MiB
+            # at 100k.  One that does look up waits for every file.
+            result, asked = convert(ref, obj, options, {})
+            if asked:
+                result = None
+        elif label not in _DEFERRED:
+            result = CONVERTERS[label](obj, options)
+        if result is None:
             raw = trim(label, obj) if isinstance(meta, Mapping) else dict(obj)
             out.append(Converted(label, ref.namespace, str(name), named, suffix, (), (), raw))
             continue
-        result = CONVERTERS[label](obj, options)
         out.append(
             Converted(
                 label, ref.namespace, str(name), named, suffix, result.endpoints, result.errors
