@@ -810,7 +810,7 @@ class BindServer(DNSServer):
     def request_counts(self) -> dict[str, int]:
         """What BIND has answered since it started, from `rndc stats`: requests by
         opcode (``QUERY``, ``UPDATE``), queries by type (``SOA``, ``AXFR``, ``IXFR``)
-        and requests by transport (``TCP requests received``, ``UDP queries received``).
+        and queries by transport (``TCP queries received``, ``UDP queries received``).
 
         Counters are server-wide: take the difference around what is measured.
         """

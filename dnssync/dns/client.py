@@ -312,7 +312,10 @@ class Client:
             except BaseException:
                 conn.close()
                 raise
-            host.pool.give(conn)
+            if answer[:2] == data[:2]:
+                host.pool.give(conn)
+            else:  # out of step (a stale answer): the caller reports it; nobody reuses it
+                conn.close()
             return answer
         raise AssertionError("unreachable")  # pragma: no cover
 

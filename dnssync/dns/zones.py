@@ -102,7 +102,7 @@ class _State:
         # once large (so a thousand values added at one name stay linear).
         work: dict[RecordKey, tuple[str, ...] | set[str]] = {}
         ttls: dict[RecordKey, int] = {}
-        others = Counter(self.others)
+        others = self.others  # copied before the first change
         names: set[str] = set()
         others_moved = False
         rrsets = self.rrsets
@@ -112,7 +112,8 @@ class _State:
                     names.add(rec.name)
                     type_ = _KEEP.get(rec.rdtype)
                     if type_ is None or rec.value is None:
-                        others_moved = True
+                        if not others_moved:
+                            others, others_moved = Counter(others), True
                         _count(others, rec.name, adding)
                         continue
                     key = RecordKey(rec.name, type_)

@@ -62,8 +62,8 @@ class Converted:
     suffix: str
     endpoints: tuple[Endpoint, ...]
     errors: tuple[InvalidInput, ...]
-    #: The trimmed object, for kinds converted once the whole directory is read
-    #: (a route needs its Gateway, which may be in another file).
+    #: The trimmed object, for objects converted once the whole directory is
+    #: read (a route needs its Gateway, which may be in another file).
     raw: Mapping[str, Any] | None = None
 
 

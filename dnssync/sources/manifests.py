@@ -341,8 +341,10 @@ def _yaml_problem(error: yaml.YAMLError, first_line: int) -> str:
 def convert_document(document: object, options: SourceOptions) -> list[Converted]:
     """Every object of a kind read in one parsed document, converted (pure).
 
-    An object of a kind that looks others up, or of a kind looked up, is kept
-    trimmed instead (``raw``): it is converted once every file is read.
+    An object of a kind looked up (a Node, a Gateway), or one whose converter
+    did look something up (a NodePort or headless Service, a route), is kept
+    trimmed instead (``raw``): it is converted once every file is read, and
+    its errors come after those of the objects converted as read.
     """
     out = []
     for obj, kind, suffix in _objects(document, "", ""):

@@ -3,9 +3,13 @@ back to UDP when that connection is gone: ACME's read-back costs no new socket."
 
 from __future__ import annotations
 
+import socket
+import threading
+
 import dns.update
 
 from dnssync.dns.client import Client
+from dnssync.dns.transport import Connection
 from tests.dnsservers import BindServer
 from tests.integration.test_engine import tsig
 
@@ -53,3 +57,32 @@ async def test_a_read_without_a_kept_connection_is_udp(bind_server: BindServer) 
     tcp, udp = _tcp_udp(bind_server)
     assert await client.txt_values(name, zone=zone) == {"two"}
     assert _tcp_udp(bind_server) == (tcp, udp + 1)
+
+
+async def test_a_kept_connection_the_server_closes_mid_query_falls_back_to_udp(
+    bind_server: BindServer,
+) -> None:
+    """A kept connection whose peer reads the query and hangs up: asked again over UDP."""
+    zone = "reuse-eof.test"
+    bind_server.add_zone(zone)
+    client = Client(bind_server.host, bind_server.port, key=tsig(bind_server.key))
+    name = f"_acme-challenge.c.{zone}"
+    await client.update(_add(zone, name, "three"), zone)
+    kept = client.pool.take()
+    assert kept is not None
+    kept.close()
+    ours, peer = socket.socketpair()
+    ours.setblocking(False)
+
+    def read_then_hang_up() -> None:
+        peer.recv(65535)
+        peer.close()
+
+    hangs_up = threading.Thread(target=read_then_hang_up)
+    hangs_up.start()
+    client.pool.give(Connection(ours))
+    tcp, udp = _tcp_udp(bind_server)
+    assert await client.txt_values(name, zone=zone) == {"three"}
+    hangs_up.join()
+    assert _tcp_udp(bind_server) == (tcp, udp + 1)
+    assert not client.pool.ready()
