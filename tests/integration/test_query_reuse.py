@@ -25,14 +25,18 @@ def _add(zone: str, name: str, value: str) -> dns.update.UpdateMessage:
     return msg
 
 
+def _client(server: BindServer, label: str) -> tuple[Client, str, str]:
+    """A client of a fresh zone, and the zone and an ACME name in it."""
+    zone = f"reuse-{label}.test"
+    server.add_zone(zone)
+    return Client(server.host, server.port, key=tsig(server.key)), zone, f"_acme-challenge.{zone}"
+
+
 async def test_a_read_after_a_write_goes_over_the_kept_connection(
     bind_server: BindServer,
 ) -> None:
     """The read-back is a TCP query on the UPDATE's connection, not a UDP one."""
-    zone = "reuse-kept.test"
-    bind_server.add_zone(zone)
-    client = Client(bind_server.host, bind_server.port, key=tsig(bind_server.key))
-    name = f"_acme-challenge.a.{zone}"
+    client, zone, name = _client(bind_server, "kept")
     await client.update(_add(zone, name, "one"), zone)
     tcp, udp = _tcp_udp(bind_server)
     assert await client.txt_values(name, zone=zone, signed=False) == {"one"}
@@ -42,10 +46,7 @@ async def test_a_read_after_a_write_goes_over_the_kept_connection(
 
 async def test_a_read_without_a_kept_connection_is_udp(bind_server: BindServer) -> None:
     """With no connection kept, or one the server has closed, the query is UDP, and right."""
-    zone = "reuse-udp.test"
-    bind_server.add_zone(zone)
-    client = Client(bind_server.host, bind_server.port, key=tsig(bind_server.key))
-    name = f"_acme-challenge.b.{zone}"
+    client, zone, name = _client(bind_server, "udp")
     tcp, udp = _tcp_udp(bind_server)
     assert await client.txt_values(name, zone=zone) == frozenset()
     assert _tcp_udp(bind_server) == (tcp, udp + 1)
@@ -63,10 +64,7 @@ async def test_a_kept_connection_the_server_closes_mid_query_falls_back_to_udp(
     bind_server: BindServer,
 ) -> None:
     """A kept connection whose peer reads the query and hangs up: asked again over UDP."""
-    zone = "reuse-eof.test"
-    bind_server.add_zone(zone)
-    client = Client(bind_server.host, bind_server.port, key=tsig(bind_server.key))
-    name = f"_acme-challenge.c.{zone}"
+    client, zone, name = _client(bind_server, "eof")
     await client.update(_add(zone, name, "three"), zone)
     kept = client.pool.take()
     assert kept is not None
