@@ -8,7 +8,11 @@
   measured 2.4x).  The webhook's client stands in for the kube-apiserver (Go):
   a blocking keep-alive ``http.client``, as blocking as the floor's dnspython,
   so the figure is the webhook's cost and not an event loop's on the client
-  side; the same rounds through an aiohttp client are shown beside it;
+  side; the same rounds through an aiohttp client are shown beside it, and the
+  webhook process's CPU per present + clean-up;
+- for information, what two of the webhook's checks cost: in rounds of their
+  own, the same webhook interleaved with one run with ``acme.verify: off`` (no
+  read-back on the primary) and one with ``acme.markers: false``;
 - 100 concurrent challenges over 10 names through the webhook: time from the
   first POST until all 100 succeeded and every value is visible on the server
   (goal: <= 1 s), with fresh TLS connections (each one a full handshake with
@@ -24,6 +28,7 @@ import asyncio
 import http.client
 import json
 import multiprocessing
+import os
 import secrets
 import ssl
 import tempfile
@@ -175,6 +180,12 @@ class WebhookProcess:
         self.port = int(self._ports.get(timeout=30))
         return self
 
+    def cpu(self) -> float:
+        """User + system CPU seconds the webhook process has used so far."""
+        with open(f"/proc/{self._proc.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._proc.join(10)
@@ -273,28 +284,40 @@ async def concurrent(
 
 
 async def single(
-    s: DNSServer, tls: Tls, port: int, zones: dict[str, str], rounds: int
+    s: DNSServer,
+    tls: Tls,
+    port: int,
+    zones: dict[str, str],
+    rounds: int,
+    variants: dict[str, tuple[int, str]] | None = None,
 ) -> dict[str, list[float]]:
     """Interleaved rounds: the raw floor, one challenge through the webhook from
-    the blocking client, and one from aiohttp."""
+    the blocking client, and one from aiohttp; with ``variants`` (name -> port and
+    zone of another webhook), one through each of them instead of aiohttp's."""
     url = f"https://127.0.0.1:{port}/apis/{GROUP}/v1alpha1/{SOLVER}"
-    times: dict[str, list[float]] = {"raw": [], "ours": [], "aiohttp": []}
-    blocking = BlockingClient(tls, port)
+    clients = {"ours": (BlockingClient(tls, port), zones["ours"])}
+    for name, (other, zone) in (variants or {}).items():
+        clients[name] = (BlockingClient(tls, other), zone)
+    times: dict[str, list[float]] = {"raw": [], "aiohttp": [], **{n: [] for n in clients}}
     connector = aiohttp.TCPConnector(ssl=tls.client_context(), limit=200)
     async with aiohttp.ClientSession(connector=connector) as session:
         for i in range(rounds + 5):
-            raw = raw_round(
-                s, zones["raw"], f"_acme-challenge.h{i % 10}.{zones['raw']}", acme_value()
-            )
-            ours = blocking.round(s, f"_acme-challenge.h{i % 10}.{zones['ours']}", acme_value())
-            via_aiohttp = await webhook_round(
-                session, url, s, f"_acme-challenge.a{i % 10}.{zones['ours']}", acme_value()
-            )
+            took = {
+                "raw": raw_round(
+                    s, zones["raw"], f"_acme-challenge.h{i % 10}.{zones['raw']}", acme_value()
+                )
+            }
+            for name, (client, zone) in clients.items():
+                took[name] = client.round(s, f"_acme-challenge.h{i % 10}.{zone}", acme_value())
+            if variants is None:
+                took["aiohttp"] = await webhook_round(
+                    session, url, s, f"_acme-challenge.a{i % 10}.{zones['ours']}", acme_value()
+                )
             if i >= 5:  # warm-up excluded
-                times["raw"].append(raw)
-                times["ours"].append(ours)
-                times["aiohttp"].append(via_aiohttp)
-    blocking.close()
+                for name, t in took.items():
+                    times[name].append(t)
+    for client, _ in clients.values():
+        client.close()
     return times
 
 
@@ -321,17 +344,29 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=300)
     args = ap.parse_args()
     with server("bind") as s, tempfile.TemporaryDirectory() as tmp:
-        zones = {"raw": "raw.acme.bench", "ours": "ours.acme.bench", "nov": "nov.acme.bench"}
+        zones = {
+            "raw": "raw.acme.bench",
+            "ours": "ours.acme.bench",
+            "nov": "nov.acme.bench",
+            "nom": "nom.acme.bench",
+        }
         for z in zones.values():
             s.add_zone(z)
         tls = Tls(Path(tmp))
         with WebhookProcess(s, [zones["ours"]], tls) as hook:
+            before = hook.cpu()
             times = asyncio.run(single(s, tls, hook.port, zones, args.rounds))
+            # Each round is one call from each client (the blocking one and aiohttp's).
+            cpu = (hook.cpu() - before) / (2 * (args.rounds + 5))
             warm, cold = asyncio.run(load(s, tls, hook.port, zones["ours"]))
-        # For information: the same without the read-back on the primary.
-        with WebhookProcess(s, [zones["nov"]], tls, verify=False) as hook:
-            nov_zones = {"raw": zones["raw"], "ours": zones["nov"]}
-            nov = asyncio.run(single(s, tls, hook.port, nov_zones, args.rounds))
+            # For information, in rounds of their own: what the read-back on the
+            # primary and the markers cost, each webhook interleaved with the others.
+            with (
+                WebhookProcess(s, [zones["nov"]], tls, verify=False) as nov,
+                WebhookProcess(s, [zones["nom"]], tls, markers=False) as nom,
+            ):
+                others = {"nov": (nov.port, zones["nov"]), "nom": (nom.port, zones["nom"])}
+                info = asyncio.run(single(s, tls, hook.port, zones, args.rounds, others))
     raw_m, ours_m, aio_m = median(times["raw"]), median(times["ours"]), median(times["aiohttp"])
     rows = [
         {
@@ -350,10 +385,21 @@ def main() -> None:
             "ratio": aio_m / raw_m,
         },
         {
-            "figure": "  same, acme.verify off (info; raw floor re-measured alongside)",
-            "value": median(nov["ours"]),
-            "ratio": median(nov["ours"]) / median(nov["raw"]),
+            "figure": "  webhook CPU (user + system) per present + clean-up (info)",
+            "value": cpu,
         },
+        *(
+            {
+                "figure": f"  {label} (info: its own interleaved rounds, raw floor alongside)",
+                "value": median(info[name]),
+                "ratio": median(info[name]) / median(info["raw"]),
+            }
+            for name, label in (
+                ("ours", "same again"),
+                ("nov", "  acme.verify off"),
+                ("nom", "  acme.markers off"),
+            )
+        ),
         {
             "figure": "100 concurrent challenges presented+visible, fresh TLS (median of 3)",
             "value": median([p for p, _ in cold]),
