@@ -27,7 +27,7 @@ from dnssync.errors import InvalidInput
 from dnssync.kinds import KINDS, WATCHED
 from dnssync.model import Endpoint, ObjectRef
 from dnssync.sources.convert import Conversion, SourceOptions
-from dnssync.sources.lookup import Recorder, every
+from dnssync.sources.lookup import NO_LOOKUPS, LookedUp, Recorder, every
 
 #: ``(object, options)``, and a :class:`~dnssync.sources.lookup.Lookup` third
 #: for a kind whose entry lists ``needs``.
@@ -44,6 +44,15 @@ def _converter(path: str) -> Converter:
 CONVERTERS: dict[str, Converter] = {k.ref: _converter(k.converter) for k in KINDS}
 #: The kinds whose converter takes a lookup.
 LOOKS_UP: frozenset[str] = frozenset(k.ref for k in KINDS if k.needs)
+
+
+def convert_alone(kind: str, obj: Mapping[str, Any], options: SourceOptions) -> Conversion | None:
+    """An object of a kind that may look others up, converted if it looks nothing
+    up (a Service with a target annotation); None at its converter's first lookup."""
+    try:
+        return CONVERTERS[kind](obj, options, NO_LOOKUPS)
+    except LookedUp:
+        return None
 
 
 def convert(

@@ -54,3 +54,21 @@ class Recorder:
 def every(kind: str, namespace: str = "") -> ObjectRef:
     """The ref a listing is noted under: every object of ``kind`` in ``namespace``."""
     return ObjectRef(kind, namespace, "")
+
+
+class LookedUp(Exception):
+    """Raised by :data:`NO_LOOKUPS` at a converter's first lookup; never leaves
+    :func:`dnssync.sources.index.convert_alone` (a signal, not an error)."""
+
+
+class _NoLookups:
+    """A lookup that ends the conversion at its first question (see :func:`convert_alone`)."""
+
+    def get(self, kind: str, namespace: str, name: str) -> Mapping[str, Any] | None:
+        raise LookedUp
+
+    def list(self, kind: str, namespace: str = "") -> list[Mapping[str, Any]]:
+        raise LookedUp
+
+
+NO_LOOKUPS: Lookup = _NoLookups()

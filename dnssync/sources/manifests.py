@@ -52,7 +52,7 @@ from dnssync.errors import ConfigError, InvalidInput
 from dnssync.kinds import NEEDED, WATCHED
 from dnssync.model import Endpoint, ObjectRef
 from dnssync.sources.convert import Conversion, SourceOptions
-from dnssync.sources.index import CONVERTERS, LOOKS_UP, convert, ref_of, trim
+from dnssync.sources.index import CONVERTERS, LOOKS_UP, convert, convert_alone, ref_of, trim
 from dnssync.sources.manifestcache import Converted, ManifestCache, Piece
 from dnssync.yamlnodes import ExpansionTooLarge, check_expansion
 
@@ -359,9 +359,7 @@ def convert_document(document: object, options: SourceOptions) -> list[Converted
             # annotation): its result cannot depend on the rest of the
             # directory, and holding every Service until the end cost ~90 MiB
             # at 100k.  One that does look up waits for every file.
-            result, asked = convert(ref, obj, options, {})
-            if asked:
-                result = None
+            result = convert_alone(label, obj, options)
         elif label not in _DEFERRED:
             result = CONVERTERS[label](obj, options)
         if result is None:
