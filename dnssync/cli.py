@@ -412,7 +412,8 @@ async def _from_manifests(
 
     if state is None:
         loaded = load_manifests(manifests, target.source_options)
-        return await _one_target(target, loaded.endpoints, loaded.errors, args, err)  # no store
+        # Nothing to keep for a later run: no state directory.
+        return await _one_target(target, loaded.endpoints, loaded.errors, args, err)
     marks = IdleMarks(state)
     mark = fingerprint(target.cfg, manifests)
     idle = await marks.replay(target, mark)

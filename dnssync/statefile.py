@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import json
 import logging
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -61,10 +62,10 @@ def write(path: Path, value: Any, what: str) -> None:
     No fsync: a file cut short by a crash fails its checksum and is ignored,
     which is all a cache needs.
     """
-    write_chunks(path, [dumps(value).encode()], what)
+    write_chunks(path, [dumps(value)], what)
 
 
-def write_chunks(path: Path, chunks: Iterable[bytes], what: str) -> None:
+def write_chunks(path: Path, chunks: Iterable[str], what: str) -> None:
     """Like :func:`write`, for a body given in pieces (a JSON text cut anywhere):
     written and checksummed as they come, so a large one is never held whole."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -76,8 +77,9 @@ def write_chunks(path: Path, chunks: Iterable[bytes], what: str) -> None:
             f.write(bytes(_HEAD_SIZE))  # the checksum's place, filled in last
             digest = hashlib.sha256()
             for chunk in chunks:
-                digest.update(chunk)
-                f.write(chunk)
+                data = chunk.encode()
+                digest.update(data)
+                f.write(data)
             f.seek(0)
             f.write(_MAGIC + digest.hexdigest().encode() + b"\n")
         os.replace(tmp, path)
@@ -94,6 +96,16 @@ def write_chunks(path: Path, chunks: Iterable[bytes], what: str) -> None:
 def dumps(value: Any) -> str:
     """``value`` as the compact JSON state files hold."""
     return _ENCODER.encode(value)
+
+
+def members(items: Iterable[Any], *, pairs: bool = False) -> Iterator[str]:
+    """The members of a JSON array of ``items`` (an object of ``(key, value)``
+    pairs), a thousand at a time, for :func:`write_chunks` between its brackets."""
+    left = iter(items)
+    sep = ""
+    while batch := list(itertools.islice(left, 1000)):
+        yield sep + dumps(dict(batch) if pairs else batch)[1:-1]
+        sep = ","
 
 
 def remove(path: Path, what: str) -> None:

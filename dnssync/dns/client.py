@@ -496,8 +496,8 @@ class Client:
         signer = await self._signer_for(host, zone) if signed else None
         data, mac = self.sign(unsigned, signer)
         # On a connection an UPDATE left open, when there is one (ACME's
-        # read-back right after its write): no socket to open and register,
-        # a fifth of the read's cost in the webhook.
+        # read-back right after its write): no socket to open, and none to
+        # register with the event loop and drop again for one answer.
         if self.tls is not None or host.pool.ready():
             kept = await self._stream_exchange(host, data, zone, what, kept_only=not self.tls)
             if kept is not None:

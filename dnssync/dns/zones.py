@@ -140,13 +140,10 @@ class _State:
     def to_json(self) -> Iterator[str]:
         """The JSON object :meth:`from_json` reads, a thousand record sets at a time
         (dumped whole it was ~50 MiB at 100k records)."""
-        dumps = statefile.dumps
-        yield '{"others":' + dumps(sorted(self.others.items())) + ',"sets":['
-        sets = iter(self.rrsets.values())
-        sep = ""
-        while batch := list(itertools.islice(sets, 1000)):
-            yield sep + dumps([[r.name, r.type, r.ttl, r.values] for r in batch])[1:-1]
-            sep = ","
+        yield '{"others":' + statefile.dumps(sorted(self.others.items())) + ',"sets":['
+        yield from statefile.members(
+            [r.name, r.type, r.ttl, r.values] for r in self.rrsets.values()
+        )
         yield "]}"
 
     @classmethod
@@ -252,7 +249,7 @@ class SnapshotStore:
     def save(self, identity: list[str], serial: int, state: _State) -> None:
         head = statefile.dumps({"format": self.FORMAT, "identity": identity, "serial": serial})
         body = itertools.chain([head[:-1] + ',"state":'], state.to_json(), ["}"])
-        statefile.write_chunks(self._path(identity), (t.encode() for t in body), "zone snapshot")
+        statefile.write_chunks(self._path(identity), body, "zone snapshot")
 
     def discard(self, identity: list[str]) -> None:
         statefile.remove(self._path(identity), "zone snapshot")

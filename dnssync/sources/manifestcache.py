@@ -17,7 +17,6 @@ damaged one is one log line and a full parse.
 from __future__ import annotations
 
 import hashlib
-import itertools
 import json
 import logging
 from collections.abc import Iterator, Mapping
@@ -215,18 +214,13 @@ class ManifestCache:
         self._files[_digest(text)] = keys
         self._added = True
 
-    def _json(self) -> Iterator[bytes]:
+    def _json(self) -> Iterator[str]:
         """The cache as one JSON object, ``pieces`` last, a thousand pieces at a time:
         dumped whole, its piece texts quoted inside it were ~10 MiB at 10k Services."""
-        dumps = statefile.dumps
-        head = dumps({"format": self.FORMAT, "identity": self.identity, "files": self._files})
-        yield (head[:-1] + ',"pieces":{').encode()
-        items = iter(self._pieces.items())
-        sep = ""
-        while batch := list(itertools.islice(items, 1000)):
-            yield (sep + dumps(dict(batch))[1:-1]).encode()
-            sep = ","
-        yield b"}}"
+        value = {"format": self.FORMAT, "identity": self.identity, "files": self._files}
+        yield statefile.dumps(value)[:-1] + ',"pieces":{'
+        yield from statefile.members(self._pieces.items(), pairs=True)
+        yield "}}"
 
     def save(self) -> None:
         """Write what this load used (so the file never grows past the directory)."""
